@@ -1,0 +1,381 @@
+// Store benchmarks.
+//   BM_SqliteIngest/<batch>        insert_events() into a WAL file database, one thread; items/s = events/s.
+//   BM_SqliteIngestRawFloor        the same rows into a bare table (id primary key only) with plain sqlite3:
+//                                  the floor our indexes and the R*Tree are measured against.
+//   BM_Evidence/<backend>          "what happened near this point in this window": events within 30 km of
+//                                  a random point near the sites, in a random 7-day window, over
+//                                  TW_BENCH_EVENTS (default 1,500,000) events; p50/p99 in counters (ms).
+//   BM_EvidenceTimeIndexOnly       baseline for SQLite: the same query answered from the time index plus
+//                                  exact distance, without the spatial index.
+// Synthetic data: 200 sites spread over 34..40N, 123..116W (about 660 x 620 km), one year (2025), kinds
+// weighted like a real network (heartbeats and counts dominate), events at their site (smoke/fire offset
+// up to 20 km). Deterministic (fixed seed).
+#include <benchmark/benchmark.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "pg_server.hpp"
+#include "tw/core/geo.hpp"
+#include "tw/store/store.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using tw::store::EventRecord;
+
+constexpr std::int64_t kYearStart = 1735689600000;  // 2025-01-01T00:00:00Z
+constexpr std::int64_t kYearMs = 365LL * 86400000;
+constexpr double kRadiusKm = 30;
+constexpr std::int64_t kWindowMs = 7LL * 86400000;
+
+size_t total_events() {
+  const char* e = std::getenv("TW_BENCH_EVENTS");
+  return e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) : 1500000;
+}
+
+const fs::path& temp_dir() {
+  static struct Dir {
+    fs::path path;
+    Dir() {
+      char tmpl[] = "/tmp/tw_bench_store_XXXXXX";
+      path = ::mkdtemp(tmpl) ? tmpl : "/tmp";
+    }
+    ~Dir() {
+      std::error_code ec;
+      if (path != "/tmp") fs::remove_all(path, ec);
+    }
+  } dir;
+  return dir.path;
+}
+
+struct Site {
+  std::string id;
+  double lat, lon;
+};
+
+const std::vector<Site>& sites() {
+  static std::vector<Site> s = [] {
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> lat(34.0, 40.0), lon(-123.0, -116.0);
+    std::vector<Site> v;
+    for (int i = 0; i < 200; ++i) v.push_back({fmt::format("site-{:03d}", i), lat(rng), lon(rng)});
+    return v;
+  }();
+  return s;
+}
+
+// Events in time order (as a hub ingests them), ids sortable like ULIDs.
+std::vector<EventRecord> make_events(size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::int64_t> ts(n);
+  std::uniform_int_distribution<std::int64_t> t(kYearStart, kYearStart + kYearMs - 1);
+  for (auto& x : ts) x = t(rng);
+  std::sort(ts.begin(), ts.end());
+  static const char* kKinds[] = {"heartbeat", "counts", "pick", "power", "smoke", "ground_motion", "fire"};
+  std::discrete_distribution<int> kind({40, 25, 15, 10, 5, 4, 1});
+  std::uniform_int_distribution<size_t> site(0, sites().size() - 1);
+  std::uniform_real_distribution<double> az(0, 360), off(0, 20), val(0, 100);
+  std::vector<EventRecord> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const Site& s = sites()[site(rng)];
+    const int k = kind(rng);
+    EventRecord& e = out[i];
+    e.id = fmt::format("{:013d}{:013d}", ts[i], seed * 100000000 + i);
+    e.site = s.id;
+    e.kind = kKinds[k];
+    e.ts_ms = ts[i];
+    e.received_ms = ts[i] + 120;
+    if (k == 4 || k == 6) {
+      auto p = tw::destination({s.lat, s.lon}, az(rng), off(rng));
+      e.lat = p.lat;
+      e.lon = p.lon;
+    } else {
+      e.lat = s.lat;
+      e.lon = s.lon;
+    }
+    e.payload = {{"value", val(rng)}, {"seq", i}, {"unit", "x"}};
+  }
+  return out;
+}
+
+void BM_SqliteIngest(benchmark::State& state) {
+  const auto batch = static_cast<size_t>(state.range(0));
+  const size_t n = 200000;
+  const auto events = make_events(n, 11);
+  size_t done = 0;
+  int round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const auto path = temp_dir() / fmt::format("ingest_{}_{}.db", batch, round++);
+    auto st = tw::store::open_store("sqlite://" + path.string());
+    if (!st) {
+      state.SkipWithError(st.error().message.c_str());
+      return;
+    }
+    state.ResumeTiming();
+    for (size_t i = 0; i < n; i += batch) {
+      std::span<const EventRecord> b(events.data() + i, std::min(batch, n - i));
+      auto r = (*st)->insert_events(b);
+      if (!r) {
+        state.SkipWithError(r.error().message.c_str());
+        return;
+      }
+      done += *r;
+    }
+    state.PauseTiming();
+    st->reset();
+    fs::remove(path);
+    fs::remove(path.string() + "-wal");
+    fs::remove(path.string() + "-shm");
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(done));
+}
+BENCHMARK(BM_SqliteIngest)->Arg(1)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(3)
+    ->UseRealTime();
+
+void BM_SqliteIngestRawFloor(benchmark::State& state) {
+  const size_t n = 200000, batch = 1000;
+  const auto events = make_events(n, 11);
+  int round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const auto path = temp_dir() / fmt::format("raw_{}.db", round++);
+    sqlite3* db = nullptr;
+    sqlite3_open(path.c_str(), &db);
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t(id TEXT PRIMARY KEY, "
+                     "site TEXT, kind TEXT, ts INTEGER, rx INTEGER, lat REAL, lon REAL, payload TEXT)",
+                 nullptr, nullptr, nullptr);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO t VALUES(?,?,?,?,?,?,?,?)", -1, &st, nullptr);
+    state.ResumeTiming();
+    for (size_t i = 0; i < n; i += batch) {
+      sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+      for (size_t j = i; j < std::min(n, i + batch); ++j) {
+        const auto& e = events[j];
+        const std::string p = e.payload.dump();
+        sqlite3_bind_text(st, 1, e.id.c_str(), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, e.site.c_str(), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, e.kind.c_str(), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, e.ts_ms);
+        sqlite3_bind_int64(st, 5, e.received_ms);
+        sqlite3_bind_double(st, 6, e.lat);
+        sqlite3_bind_double(st, 7, e.lon);
+        sqlite3_bind_text(st, 8, p.c_str(), -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+      }
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    }
+    state.PauseTiming();
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    fs::remove(path);
+    fs::remove(path.string() + "-wal");
+    fs::remove(path.string() + "-shm");
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(n * static_cast<size_t>(state.iterations())));
+}
+BENCHMARK(BM_SqliteIngestRawFloor)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+// ---- evidence query
+
+struct Probe {
+  double lat, lon;
+  std::int64_t since;
+};
+
+std::vector<Probe> probes(size_t n) {
+  std::mt19937_64 rng(99);
+  std::uniform_int_distribution<size_t> site(0, sites().size() - 1);
+  std::uniform_real_distribution<double> az(0, 360), off(0, 15);
+  std::uniform_int_distribution<std::int64_t> t(kYearStart, kYearStart + kYearMs - kWindowMs);
+  std::vector<Probe> v;
+  for (size_t i = 0; i < n; ++i) {
+    const Site& s = sites()[site(rng)];
+    auto p = tw::destination({s.lat, s.lon}, az(rng), off(rng));
+    v.push_back({p.lat, p.lon, t(rng)});
+  }
+  return v;
+}
+
+// Fills a store with total_events() events in batches; returns false with a message on failure.
+bool fill(tw::store::Store& st, std::string& err) {
+  const size_t total = total_events(), chunk = 100000, batch = 5000;
+  for (size_t base = 0; base < total; base += chunk) {
+    // Each chunk covers the whole year, like many sites reporting; ids stay unique through the seed.
+    auto evs = make_events(std::min(chunk, total - base), 1000 + base / chunk);
+    for (size_t i = 0; i < evs.size(); i += batch) {
+      std::span<const EventRecord> b(evs.data() + i, std::min(batch, evs.size() - i));
+      auto r = st.insert_events(b);
+      if (!r) {
+        err = r.error().message;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+void run_evidence(benchmark::State& state, tw::store::Store& st) {
+  const auto ps = probes(static_cast<size_t>(state.max_iterations));
+  std::vector<double> ms;
+  size_t i = 0, rows = 0;
+  for (auto _ : state) {
+    const Probe& p = ps[i++ % ps.size()];
+    tw::store::EventQuery q;
+    q.near = tw::store::Near{p.lat, p.lon, kRadiusKm};
+    q.since_ms = p.since;
+    q.until_ms = p.since + kWindowMs;
+    q.limit = 5000;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = st.query_events(q);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!r) {
+      state.SkipWithError(r.error().message.c_str());
+      return;
+    }
+    rows += r->size();
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  state.counters["p50_ms"] = percentile(ms, 0.50);
+  state.counters["p99_ms"] = percentile(ms, 0.99);
+  state.counters["rows_per_query"] = static_cast<double>(rows) / static_cast<double>(ms.size());
+  state.counters["events"] = static_cast<double>(total_events());
+}
+
+std::unique_ptr<tw::store::Store>& sqlite_big(std::string& err) {
+  static std::string error;
+  static std::unique_ptr<tw::store::Store> st = [] {
+    const auto path = temp_dir() / "evidence.db";
+    auto r = tw::store::open_store("sqlite://" + path.string());
+    if (!r) {
+      error = r.error().message;
+      return std::unique_ptr<tw::store::Store>{};
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!fill(**r, error)) return std::unique_ptr<tw::store::Store>{};
+    fmt::print(stderr, "sqlite: filled {} events in {:.1f} s\n", total_events(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    return std::move(*r);
+  }();
+  err = error;
+  return st;
+}
+
+void BM_Evidence_sqlite(benchmark::State& state) {
+  std::string err;
+  auto& st = sqlite_big(err);
+  if (!st) {
+    state.SkipWithError(err.c_str());
+    return;
+  }
+  run_evidence(state, *st);
+}
+BENCHMARK(BM_Evidence_sqlite)->Iterations(2000)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_EvidenceTimeIndexOnly_sqlite(benchmark::State& state) {
+  std::string err;
+  if (!sqlite_big(err)) {
+    state.SkipWithError(err.c_str());
+    return;
+  }
+  sqlite3* db = nullptr;
+  sqlite3_open_v2((temp_dir() / "evidence.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT id, site, kind, ts_ms, received_ms, lat, lon, payload FROM events INDEXED BY events_ts "
+                     "WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms DESC",
+                     -1, &st, nullptr);
+  const auto ps = probes(static_cast<size_t>(state.max_iterations));
+  std::vector<double> ms;
+  size_t i = 0, rows = 0;
+  for (auto _ : state) {
+    const Probe& p = ps[i++ % ps.size()];
+    const auto t0 = std::chrono::steady_clock::now();
+    sqlite3_bind_int64(st, 1, p.since);
+    sqlite3_bind_int64(st, 2, p.since + kWindowMs);
+    std::vector<EventRecord> out;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const double lat = sqlite3_column_double(st, 5), lon = sqlite3_column_double(st, 6);
+      if (tw::distance_km({p.lat, p.lon}, {lat, lon}) > kRadiusKm) continue;
+      EventRecord e;
+      e.id = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      e.lat = lat;
+      e.lon = lon;
+      e.ts_ms = sqlite3_column_int64(st, 3);
+      e.payload = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st, 7)));
+      out.push_back(std::move(e));
+    }
+    sqlite3_reset(st);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    rows += out.size();
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  state.counters["p50_ms"] = percentile(ms, 0.50);
+  state.counters["p99_ms"] = percentile(ms, 0.99);
+  state.counters["rows_per_query"] = static_cast<double>(rows) / static_cast<double>(ms.size());
+}
+BENCHMARK(BM_EvidenceTimeIndexOnly_sqlite)->Iterations(100)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_Evidence_postgresql(benchmark::State& state) {
+  static std::string error;
+  static std::unique_ptr<tw::store::testing::PgServer> server;
+  static std::unique_ptr<tw::store::Store> st = []() -> std::unique_ptr<tw::store::Store> {
+    auto s = tw::store::testing::PgServer::start();
+    if (!s) {
+      error = s.error().message;
+      return nullptr;
+    }
+    server = std::move(*s);
+    auto url = server->create_database();
+    if (!url) {
+      error = url.error().message;
+      return nullptr;
+    }
+    auto r = tw::store::open_store(*url);
+    if (!r) {
+      error = r.error().message;
+      return nullptr;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!fill(**r, error)) return nullptr;
+    fmt::print(stderr, "postgresql: filled {} events in {:.1f} s\n", total_events(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    // Planner statistics, as autovacuum would have gathered them on a live system.
+    std::string cmd = fmt::format("psql -q -d '{}' -c 'VACUUM ANALYZE' >/dev/null 2>&1", *url);
+    if (std::system(cmd.c_str()) != 0) fmt::print(stderr, "warning: VACUUM ANALYZE failed\n");
+    return std::move(*r);
+  }();
+  if (!st) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  run_evidence(state, *st);
+  if (state.thread_index() == 0 && state.iterations() > 0) {
+    // Stop the server here rather than in a static destructor at exit.
+    st.reset();
+    server.reset();
+  }
+}
+BENCHMARK(BM_Evidence_postgresql)->Iterations(2000)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

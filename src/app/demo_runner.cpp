@@ -1,0 +1,75 @@
+#include <cstdlib>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "processors.hpp"
+#include "sources.hpp"
+#include "tw/app/runners.hpp"
+#include "tw/bus/bus.hpp"
+#include "tw/core/paths.hpp"
+#include "tw/hub/http.hpp"
+
+namespace tw::app {
+
+int run_demo(const DemoOptions& opts) {
+  block_signals();
+  std::string state = opts.state_dir;
+  if (state.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "towerwatch-demo-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      spdlog::error("demo: cannot create a state directory");
+      return 1;
+    }
+    state = tmpl;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(state, ec);
+  if (ec) {
+    spdlog::error("demo: state directory {}: {}", state, ec.message());
+    return 1;
+  }
+  const std::string data = opts.data_dir.empty() ? data_dir().string() : opts.data_dir;
+
+  HubConfig hc;
+  hc.listen = opts.listen;
+  hc.store = "sqlite://" + (std::filesystem::absolute(state) / "hub.db").string();
+  hc.use_broker = false;
+  hc.offline_after_s = 30;
+  auto store = store::open_store(hc.store);
+  if (!store) {
+    spdlog::error("demo: {}", store.error().message);
+    return 1;
+  }
+  hub::Hub hub(hc, std::move(*store));
+  add_domain_processors(hub);
+  hub.start();
+  hub::HttpServer http(hub);
+  if (auto st = http.start(hc.listen); !st) {
+    spdlog::error("demo: {}", st.error().message);
+    return 1;
+  }
+
+  bus::InProcessBus bus;
+  bus.subscribe([&hub](const Message& m) { return hub.ingest(m); });
+  Metrics edge_metrics;
+  std::vector<std::unique_ptr<edge::EdgeAgent>> agents;
+  for (const auto& site : demo_sites(data)) {
+    auto agent = std::make_unique<edge::EdgeAgent>(site.config, bus, edge_metrics);
+    add_demo_sources(*agent, site, data, opts.speed);
+    agents.push_back(std::move(agent));
+  }
+  for (auto& a : agents) a->start();
+
+  std::printf("towerwatch demo: dashboard and API at %s (state in %s, data from %s)\n", http.url().c_str(),
+              state.c_str(), data.c_str());
+  std::fflush(stdout);
+  wait_for_signal(opts.exit_after_s);
+  spdlog::info("demo: stopping");
+  for (auto& a : agents) a->stop();
+  http.stop();
+  hub.stop();
+  return 0;
+}
+
+}  // namespace tw::app

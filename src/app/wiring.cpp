@@ -1,0 +1,40 @@
+// The one place that knows which domain analysers exist.
+#include "processors.hpp"
+#include "sources.hpp"
+
+namespace tw::app {
+
+void add_domain_processors(hub::Hub& /*hub*/) {}
+
+void add_configured_sources(edge::EdgeAgent& /*agent*/, const SiteConfig& /*cfg*/) {}
+
+std::vector<DemoSite> demo_sites(const std::string& /*data_dir*/) {
+  struct S {
+    const char* id;
+    const char* name;
+    double lat, lon, h;
+  };
+  // Tower sites around the Valley of Mexico and the Pacific coast.
+  static const S kSites[] = {
+      {"cdmx-centro", "CDMX Centro", 19.4326, -99.1332, 2240},  {"cdmx-sur", "CDMX Sur", 19.3000, -99.1500, 2300},
+      {"puebla", "Puebla", 19.0414, -98.2063, 2135},            {"oaxaca", "Oaxaca", 17.0732, -96.7266, 1555},
+      {"acapulco", "Acapulco", 16.8531, -99.8237, 30},          {"toluca", "Toluca", 19.2826, -99.6557, 2660},
+  };
+  std::vector<DemoSite> out;
+  for (const auto& s : kSites) {
+    DemoSite d;
+    d.config.id = s.id;
+    d.config.name = s.name;
+    d.config.lat = s.lat;
+    d.config.lon = s.lon;
+    d.config.height_m = s.h;
+    d.config.heartbeat_s = 5;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+void add_demo_sources(edge::EdgeAgent& /*agent*/, const DemoSite& /*site*/, const std::string& /*data_dir*/,
+                      double /*speed*/) {}
+
+}  // namespace tw::app

@@ -1,0 +1,68 @@
+#pragma once
+// One RAII wrapper around libmosquitto: connect with backoff, QoS 1, persistent sessions, TLS,
+// username/password, last will. Callbacks run on the client's network thread.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tw/core/config.hpp"
+#include "tw/core/result.hpp"
+
+struct mosquitto;
+struct mosquitto_message;
+
+namespace tw::bus {
+
+struct MqttOptions {
+  BrokerConfig broker;
+  bool clean_session = false;  // persistent session: the broker keeps QoS 1 messages while we are away
+  std::string will_topic;      // empty = no last will
+  std::string will_payload;
+  bool will_retain = false;
+  int max_inflight = 1000;
+};
+
+class MqttClient {
+ public:
+  using MessageFn = std::function<void(std::string_view topic, std::string_view payload)>;
+  using MidFn = std::function<void(int mid)>;
+  using StateFn = std::function<void(bool connected)>;
+
+  static Result<std::unique_ptr<MqttClient>> create(MqttOptions opts);
+  ~MqttClient();
+  MqttClient(const MqttClient&) = delete;
+  MqttClient& operator=(const MqttClient&) = delete;
+
+  // Set callbacks before start().
+  void on_message(MessageFn fn) { on_message_ = std::move(fn); }
+  void on_published(MidFn fn) { on_published_ = std::move(fn); }  // broker acknowledged (PUBACK)
+  void on_state(StateFn fn) { on_state_ = std::move(fn); }
+  // Subscriptions made (again) on every connect.
+  void add_subscription(std::string topic, int qos = 1);
+
+  Status start();  // connects asynchronously; reconnects with exponential backoff forever
+  void stop();     // disconnects cleanly (no last will) and joins the network thread
+  // Queues a publish; returns the message id. Fails fast when not connected.
+  Result<int> publish(const std::string& topic, std::string_view payload, int qos = 1, bool retain = false);
+  bool connected() const { return connected_.load(); }
+
+ private:
+  explicit MqttClient(MqttOptions opts);
+  static void cb_connect(mosquitto*, void*, int);
+  static void cb_disconnect(mosquitto*, void*, int);
+  static void cb_publish(mosquitto*, void*, int);
+  static void cb_message(mosquitto*, void*, const mosquitto_message*);
+
+  MqttOptions opts_;
+  mosquitto* mosq_ = nullptr;
+  MessageFn on_message_;
+  MidFn on_published_;
+  StateFn on_state_;
+  std::vector<std::pair<std::string, int>> subs_;
+  std::atomic<bool> connected_{false};
+  bool started_ = false;
+};
+
+}  // namespace tw::bus

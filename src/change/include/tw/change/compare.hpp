@@ -1,0 +1,96 @@
+#pragma once
+// Structural comparison of two captures of one view (land-use change on farmland).
+//
+//   auto r = tw::change::compare(reference_bgr, current_bgr, tw::change::CompareOptions{});
+//   if (!r) { r.error().code: empty_image | size_mismatch | bad_zone | bad_option }
+//   r->changed, r->score, r->changed_fraction, r->regions, r->mask (CV_8U, input size, 255 = changed)
+//
+// Method (docs/change.md): both images are converted to grey, scaled to a working size and registered to a
+// common half-way frame (ECC, Euclidean, on gradient magnitude, seeded by phase correlation); a registration
+// whose correlation is too low or whose motion is too large reports "view moved" instead of a change. Each
+// image is described at every pixel by histograms of gradient orientation pooled at three scales and divided by
+// the image's own typical contrast (so brightness, colour and global contrast do not matter). The distance
+// between the two descriptors is symmetric in the order of the images. Pixels far above the image's own
+// distance level are changed; transient objects (people, vehicles, parasols... found by the detector in either
+// image) and everything outside the zone are excluded; small blobs are dropped.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "tw/core/result.hpp"
+
+namespace tw::change {
+
+// Returns a CV_8U mask of bgr's size, non-zero over transient objects (people, vehicles...), or an empty Mat.
+using TransientMasker = std::function<cv::Mat(const cv::Mat& bgr)>;
+
+struct CompareOptions {
+  int work_max_side = 512;          // images are analysed with their long side scaled down to this
+  double pre_blur_sigma = 1.0;      // denoising before gradients (working pixels)
+  std::vector<double> pool_sigmas{2.0, 4.0, 8.0};  // descriptor pooling scales (working pixels, at 512)
+  double contrast_floor = 1.0;      // descriptor normaliser = energy + floor * median energy of the image
+  double threshold = 0.55;          // minimum descriptor distance of a changed pixel (0..~1.4)
+  double robust_k = 4.0;            // ... and at least median + k * 1.4826 * MAD of the image's distances
+  double min_region_fraction = 0.002;   // blobs smaller than this fraction of the analysed area are dropped
+  double decision_fraction = 0.01;  // changed = changed pixels >= this fraction of the analysed area
+  double transient_dilate = 0.01;   // transient boxes grow by this fraction of the image diagonal
+  // Registration quality check.
+  double min_registration_corr = 0.25;  // ECC correlation of gradient magnitudes below this: view moved
+  double max_shift_fraction = 0.05;     // translation beyond this fraction of the image diagonal: view moved
+  double max_rotation_deg = 3.0;
+  double small_shift_px = 2.0;          // an unreliable registration (low correlation) is accepted as "no motion"
+                                        // only when its shift is below this (working pixels at 512)
+  // Visibility check: darker or flatter than this relative to the other capture is not comparable (night, fog).
+  double min_visibility_ratio = 0.35;
+  double min_mean_luma = 25.0;          // 0..255; darker captures are not comparable
+};
+
+struct Region {
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // bounding box in input pixels, x1/y1 exclusive
+  double area_px = 0;                  // changed pixels in input pixels
+  double score = 0;                    // mean descriptor distance inside the region
+};
+
+enum class CompareStatus { ok, view_moved, low_visibility };
+const char* to_string(CompareStatus s);
+
+struct Registration {
+  double dx = 0, dy = 0;   // translation of current relative to reference (input pixels)
+  double rotation_deg = 0;
+  double correlation = 0;  // ECC correlation coefficient of the aligned gradient-magnitude images
+  bool converged = false;
+};
+
+struct CompareResult {
+  CompareStatus status = CompareStatus::ok;
+  bool changed = false;
+  double score = 0;             // 0..1; >= 0.5 exactly when changed
+  double changed_fraction = 0;  // changed pixels / analysed pixels (inside the zone, outside transients)
+  std::vector<Region> regions;  // largest first
+  cv::Mat mask;                 // CV_8U, input size, 255 = changed, 0 elsewhere (reference frame)
+  Registration registration;
+  double visibility_reference = 0;  // typical gradient contrast of each capture (working pixels)
+  double visibility_current = 0;
+  double transient_fraction = 0;    // share of the analysed area masked as transient
+  double distance_median = 0;       // descriptor distance statistics over the analysed area
+  double distance_mad = 0;
+  double threshold_used = 0;        // max(threshold, median + k * 1.4826 * MAD)
+  // Diagnostics in the working (half-way) frame: descriptor distance (CV_32F) and transient mask (CV_8U).
+  cv::Mat distance;
+  cv::Mat transients;
+};
+
+// Validates the options (error bad_option naming the field).
+Status validate(const CompareOptions& opt);
+
+// zone_mask: optional CV_8U mask of the input size (non-zero = counts). masker: optional transient detector,
+// applied to both images; the union of both masks is excluded so the result does not depend on the order.
+Result<CompareResult> compare(const cv::Mat& reference, const cv::Mat& current, const CompareOptions& opt = {},
+                              const cv::Mat& zone_mask = {}, const TransientMasker& masker = {});
+
+// Reads an image file as 8-bit BGR. Errors: not_found, bad_image (names the file).
+Result<cv::Mat> load_image(const std::string& path);
+
+}  // namespace tw::change

@@ -1,0 +1,20 @@
+#pragma once
+// Transient-object masks from the video module's COCO detector: people, vehicles, animals, parasols, furniture.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tw/change/compare.hpp"
+#include "tw/core/result.hpp"
+
+namespace tw::change {
+
+// COCO labels (as spelled in <models>/coco_classes.txt) treated as transient in a farmland view.
+const std::vector<std::string>& transient_classes();
+
+// Builds a masker backed by the default detector (YOLOX-nano through OpenCV DNN, <models_dir>). The masker owns
+// the detector; it is not thread-safe. Errors from the detector factory (model_not_found, model_load...), or
+// unavailable when the module was built without tw::video.
+Result<TransientMasker> make_detector_masker(float score_threshold = 0.25f);
+
+}  // namespace tw::change

@@ -1,0 +1,44 @@
+#include "tw/change/transients.hpp"
+
+#ifdef TW_CHANGE_HAVE_VIDEO
+#include <opencv2/imgproc.hpp>
+
+#include "tw/video/detector.hpp"
+#endif
+
+namespace tw::change {
+
+const std::vector<std::string>& transient_classes() {
+  static const std::vector<std::string> k{
+      "person", "bicycle", "car", "motorbike", "bus", "truck", "train", "boat", "aeroplane",
+      "bird", "cat", "dog", "horse", "sheep", "cow", "umbrella", "bench", "chair", "diningtable",
+      "suitcase", "backpack", "handbag", "kite"};
+  return k;
+}
+
+Result<TransientMasker> make_detector_masker(float score_threshold) {
+#ifdef TW_CHANGE_HAVE_VIDEO
+  tw::video::DetectorConfig cfg;
+  cfg.classes = transient_classes();
+  cfg.score_threshold = score_threshold;
+  auto det = tw::video::make_detector(cfg);
+  if (!det) return det.error();
+  std::shared_ptr<tw::video::Detector> d(std::move(det.value()));
+  TransientMasker m = [d](const cv::Mat& bgr) {
+    cv::Mat mask = cv::Mat::zeros(bgr.size(), CV_8U);
+    for (const auto& box : d->detect(bgr)) {
+      cv::Rect r(cv::Point(static_cast<int>(box.x0), static_cast<int>(box.y0)),
+                 cv::Point(static_cast<int>(std::ceil(box.x1)), static_cast<int>(std::ceil(box.y1))));
+      r &= cv::Rect(0, 0, bgr.cols, bgr.rows);
+      if (r.area() > 0) mask(r).setTo(255);
+    }
+    return mask;
+  };
+  return m;
+#else
+  (void)score_threshold;
+  return make_error("unavailable", "change module built without tw::video: no transient-object detector");
+#endif
+}
+
+}  // namespace tw::change

@@ -1,0 +1,371 @@
+#include "tw/hub/hub.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "tw/core/time.hpp"
+
+namespace tw::hub {
+
+// ---------------------------------------------------------------- Broadcaster
+
+std::shared_ptr<Broadcaster::Subscriber> Broadcaster::subscribe(std::function<bool(const StreamItem&)> filter) {
+  auto s = std::make_shared<Subscriber>();
+  s->filter = std::move(filter);
+  std::lock_guard lock(mu_);
+  subs_.push_back(s);
+  return s;
+}
+
+void Broadcaster::unsubscribe(const std::shared_ptr<Subscriber>& s) {
+  std::lock_guard lock(mu_);
+  std::erase(subs_, s);
+}
+
+void Broadcaster::publish(const StreamItem& item) {
+  std::vector<std::shared_ptr<Subscriber>> subs;
+  {
+    std::lock_guard lock(mu_);
+    subs = subs_;
+  }
+  for (auto& s : subs) {
+    if (s->filter && !s->filter(item)) continue;
+    {
+      std::lock_guard lock(s->mu);
+      if (s->q.size() >= kMaxQueue) {
+        ++s->dropped;
+        continue;
+      }
+      s->q.push_back(item);
+    }
+    s->cv.notify_one();
+  }
+}
+
+void Broadcaster::close_all() {
+  std::lock_guard lock(mu_);
+  for (auto& s : subs_) {
+    {
+      std::lock_guard l(s->mu);
+      s->closed = true;
+    }
+    s->cv.notify_all();
+  }
+}
+
+size_t Broadcaster::subscribers() const {
+  std::lock_guard lock(mu_);
+  return subs_.size();
+}
+
+// ---------------------------------------------------------------- JSON views
+
+std::string service_of_kind(std::string_view kind) {
+  if (kind == "pick" || kind == "ground_motion" || kind == "quake") return "quake";
+  if (kind == "smoke" || kind == "fire") return "wildfire";
+  if (kind == "counts") return "traffic";
+  if (kind == "change") return "landuse";
+  if (kind == "power") return "power";
+  return "site";
+}
+
+std::string service_of_alarm_type(std::string_view type) {
+  if (type.starts_with("quake")) return "quake";
+  if (type.starts_with("smoke") || type.starts_with("fire")) return "wildfire";
+  if (type.starts_with("change")) return "landuse";
+  if (type == "mains_outage" || type == "low_runtime" || type == "over_temperature" || type == "block_imbalance" ||
+      type == "battery_theft")
+    return "power";
+  return "site";
+}
+
+namespace {
+nlohmann::json coord(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+}  // namespace
+
+nlohmann::json to_json(const store::EventRecord& e) {
+  return {{"id", e.id},           {"site", e.site},         {"kind", e.kind},
+          {"ts", e.ts_ms},        {"time", format_iso8601_ms(e.ts_ms)},
+          {"received", e.received_ms}, {"lat", coord(e.lat)}, {"lon", coord(e.lon)},
+          {"service", service_of_kind(e.kind)}, {"payload", e.payload}};
+}
+
+nlohmann::json to_json(const store::SiteRecord& s) {
+  return {{"id", s.id},         {"name", s.name},     {"lat", s.lat},
+          {"lon", s.lon},       {"height_m", s.height_m}, {"status", s.status},
+          {"last_seen", s.last_seen_ms}, {"info", s.info}};
+}
+
+nlohmann::json to_json(const store::AlarmRecord& a) {
+  auto t = [](std::int64_t ms) { return ms ? nlohmann::json(format_iso8601_ms(ms)) : nlohmann::json(nullptr); };
+  return {{"id", a.id},
+          {"source", a.source},
+          {"type", a.type},
+          {"severity", a.severity},
+          {"status", a.status},
+          {"service", a.service},
+          {"site", a.site},
+          {"lat", coord(a.lat)},
+          {"lon", coord(a.lon)},
+          {"start", t(a.start_ms)},
+          {"updated", t(a.update_ms)},
+          {"acknowledged", t(a.ack_ms)},
+          {"cleared", t(a.clear_ms)},
+          {"count", a.count},
+          {"assignee", a.assignee},
+          {"message", a.message},
+          {"details", a.details}};
+}
+
+// ---------------------------------------------------------------- Hub
+
+Hub::Hub(HubConfig cfg, std::unique_ptr<store::Store> store)
+    : cfg_(std::move(cfg)),
+      store_(std::move(store)),
+      in_(metrics_.counter("tw_messages_in_total", "Messages received by the hub")),
+      dup_(metrics_.counter("tw_duplicates_dropped_total", "Messages dropped as duplicates (same id)")),
+      stored_(metrics_.counter("tw_messages_stored_total", "Messages stored")),
+      store_errors_(metrics_.counter("tw_store_errors_total", "Store failures")),
+      store_seconds_us_(metrics_.counter("tw_store_insert_microseconds_total", "Time spent in store inserts")),
+      store_last_ms_(metrics_.gauge("tw_store_insert_last_ms", "Duration of the last store insert")),
+      sse_clients_(metrics_.gauge("tw_stream_clients", "Connected live-stream clients")) {
+  if (auto s = store_->sites(); s) {
+    for (auto& site : *s) sites_[site.id] = site;
+  }
+}
+
+Hub::~Hub() { stop(); }
+
+void Hub::add_processor(std::unique_ptr<Processor> p) { processors_.push_back(std::move(p)); }
+
+void Hub::start() {
+  if (running_.exchange(true)) return;
+  ticker_ = std::thread([this] { tick_loop(); });
+}
+
+void Hub::stop() {
+  if (!running_.exchange(false)) return;
+  tick_cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+  broadcaster_.close_all();
+}
+
+void Hub::tick_loop() {
+  while (running_) {
+    {
+      std::unique_lock lock(tick_mu_);
+      tick_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return !running_.load(); });
+    }
+    if (!running_) break;
+    check_presence(tw::now_ms());
+    std::lock_guard lock(ingest_mu_);
+    for (auto& p : processors_) p->on_tick(tw::now_ms(), *this);
+  }
+}
+
+std::int64_t Hub::now_ms() const { return tw::now_ms(); }
+
+Status Hub::ingest_raw(std::string_view topic, std::string_view payload) {
+  in_.inc();
+  auto m = parse_message(payload, topic);
+  if (!m) {
+    metrics_.counter("tw_messages_rejected_total", "Messages rejected, by reason", {{"reason", m.error().code}}).inc();
+    spdlog::warn("hub: rejected message on '{}': {}: {}", topic, m.error().code, m.error().message);
+    return m.error();
+  }
+  return ingest_one(*m);
+}
+
+Status Hub::ingest(const Message& m) {
+  in_.inc();
+  if (auto st = validate_payload(m.kind, m.payload); !st) {
+    metrics_.counter("tw_messages_rejected_total", "Messages rejected, by reason", {{"reason", st.error().code}}).inc();
+    return st;
+  }
+  return ingest_one(m);
+}
+
+Status Hub::ingest_one(const Message& first) {
+  std::lock_guard lock(ingest_mu_);
+  pending_.push_back(first);
+  if (draining_) return {};  // a processor emitted while we are already draining
+  draining_ = true;
+  Status result;
+  bool is_first = true;
+  while (!pending_.empty()) {
+    Message m = std::move(pending_.front());
+    pending_.pop_front();
+    store::EventRecord e;
+    e.id = m.id;
+    e.site = m.site;
+    e.kind = m.kind;
+    e.ts_ms = m.ts_ms;
+    e.received_ms = tw::now_ms();
+    e.payload = m.payload;
+    if (m.payload.contains("lat") && m.payload.contains("lon") && m.payload["lat"].is_number() &&
+        m.payload["lon"].is_number()) {
+      e.lat = m.payload["lat"].get<double>();
+      e.lon = m.payload["lon"].get<double>();
+    } else if (auto s = site(m.site)) {
+      e.lat = s->lat;
+      e.lon = s->lon;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto n = store_->insert_events(std::span<const store::EventRecord>(&e, 1));
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    store_seconds_us_.inc(static_cast<std::uint64_t>(us));
+    store_last_ms_.set(static_cast<double>(us) / 1000.0);
+    if (!n) {
+      store_errors_.inc();
+      spdlog::error("hub: store insert of {} failed: {}", m.id, n.error().message);
+      if (is_first) result = n.error();
+      is_first = false;
+      continue;
+    }
+    is_first = false;
+    note_site(m);
+    if (*n == 0) {
+      dup_.inc();
+      continue;
+    }
+    stored_.inc();
+    broadcaster_.publish({"event", to_json(e), service_of_kind(e.kind), e.site, e.lat, e.lon});
+    for (auto& p : processors_) p->on_message(m, *this);
+  }
+  draining_ = false;
+  return result;
+}
+
+void Hub::note_site(const Message& m) {
+  bool was_offline = false;
+  bool known = false;
+  {
+    std::lock_guard lock(sites_mu_);
+    auto it = sites_.find(m.site);
+    known = it != sites_.end();
+    if (known) {
+      was_offline = it->second.status != "online";
+      it->second.last_seen_ms = std::max(it->second.last_seen_ms, tw::now_ms());
+    }
+  }
+  if (m.kind == "status") {
+    const auto& p = m.payload;
+    if (p.contains("lat") && p.contains("lon")) {
+      store::SiteRecord s;
+      s.id = m.site;
+      s.name = p.value("name", m.site);
+      s.lat = p.value("lat", 0.0);
+      s.lon = p.value("lon", 0.0);
+      s.height_m = p.value("height_m", 0.0);
+      s.info = p.value("info", nlohmann::json::object());
+      s.status = p.value("state", "online");
+      s.last_seen_ms = tw::now_ms();
+      if (auto st = store_->upsert_site(s); !st) spdlog::error("hub: site {}: {}", s.id, st.error().message);
+      {
+        std::lock_guard lock(sites_mu_);
+        sites_[s.id] = s;
+      }
+      broadcaster_.publish({"site", to_json(s), "site", s.id, s.lat, s.lon});
+      known = true;
+    }
+    bool online = p.value("state", "online") == "online";
+    if (known) set_online(m.site, online, tw::now_ms());
+    return;
+  }
+  if (known && was_offline) set_online(m.site, true, tw::now_ms());
+}
+
+void Hub::set_online(const std::string& id, bool online, std::int64_t ts) {
+  store::SiteRecord snapshot;
+  {
+    std::lock_guard lock(sites_mu_);
+    auto it = sites_.find(id);
+    if (it == sites_.end()) return;
+    const std::string want = online ? "online" : "offline";
+    if (it->second.status == want) return;
+    it->second.status = want;
+    snapshot = it->second;
+  }
+  (void)store_->set_site_status(id, snapshot.status, snapshot.last_seen_ms);
+  broadcaster_.publish({"site", to_json(snapshot), "site", id, snapshot.lat, snapshot.lon});
+  if (online) {
+    clear_alarm(id, "site_offline");
+  } else {
+    store::AlarmRecord a;
+    a.source = id;
+    a.type = "site_offline";
+    a.severity = "major";
+    a.service = "site";
+    a.site = id;
+    a.lat = snapshot.lat;
+    a.lon = snapshot.lon;
+    a.start_ms = ts;
+    a.message = fmt::format("site {} is offline (last seen {})", id, format_iso8601_ms(snapshot.last_seen_ms));
+    (void)raise_alarm(a);
+  }
+}
+
+void Hub::check_presence(std::int64_t now) {
+  std::vector<std::string> stale;
+  {
+    std::lock_guard lock(sites_mu_);
+    for (const auto& [id, s] : sites_) {
+      if (s.status == "online" && now - s.last_seen_ms > static_cast<std::int64_t>(cfg_.offline_after_s) * 1000)
+        stale.push_back(id);
+    }
+  }
+  for (const auto& id : stale) set_online(id, false, now);
+}
+
+void Hub::emit(Message m) {
+  in_.inc();
+  (void)ingest_one(m);  // queued behind the message being processed, if any
+}
+
+void Hub::stream_alarm(const store::AlarmRecord& a) {
+  broadcaster_.publish({"alarm", to_json(a), a.service, a.site, a.lat, a.lon});
+}
+
+Result<store::AlarmRecord> Hub::raise_alarm(store::AlarmRecord a) {
+  if (a.start_ms == 0) a.start_ms = tw::now_ms();
+  if (a.update_ms == 0) a.update_ms = a.start_ms;
+  if (a.service.empty() || a.service == "site") a.service = service_of_alarm_type(a.type);
+  auto r = store_->raise_alarm(a);
+  if (!r) {
+    store_errors_.inc();
+    spdlog::error("hub: alarm {}/{}: {}", a.source, a.type, r.error().message);
+    return r;
+  }
+  metrics_.counter("tw_alarms_raised_total", "Alarm raises, by type", {{"type", a.type}}).inc();
+  stream_alarm(*r);
+  return r;
+}
+
+void Hub::clear_alarm(const std::string& source, const std::string& type) {
+  auto r = store_->clear_alarm(source, type, tw::now_ms(), "system");
+  if (r && *r) stream_alarm(**r);
+}
+
+std::optional<store::SiteRecord> Hub::site(const std::string& id) {
+  std::lock_guard lock(sites_mu_);
+  auto it = sites_.find(id);
+  if (it == sites_.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<std::optional<store::AlarmRecord>> Hub::acknowledge(std::int64_t id, const std::string& user) {
+  auto r = store_->acknowledge_alarm(id, tw::now_ms(), user);
+  if (r && *r) stream_alarm(**r);
+  return r;
+}
+
+Result<std::optional<store::AlarmRecord>> Hub::clear(std::int64_t id, const std::string& user) {
+  auto r = store_->clear_alarm_by_id(id, tw::now_ms(), user);
+  if (r && *r) stream_alarm(**r);
+  return r;
+}
+
+}  // namespace tw::hub

@@ -1,0 +1,480 @@
+#include "tw/seismic/quake.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include <fmt/format.h>
+
+#include "tw/core/time.hpp"
+
+namespace tw::seismic {
+
+double mmi_from_pga(double pga_cms2) {
+  if (!(pga_cms2 > 0)) return 1.0;
+  const double l = std::log10(pga_cms2);
+  const double m = l <= 1.57 ? 1.78 + 1.55 * l : -1.60 + 3.70 * l;
+  return std::clamp(m, 1.0, 10.0);
+}
+
+double mmi_from_pgv(double pgv_cms) {
+  if (!(pgv_cms > 0)) return 1.0;
+  const double l = std::log10(pgv_cms);
+  const double m = l <= 0.53 ? 3.78 + 1.47 * l : 2.89 + 3.16 * l;
+  return std::clamp(m, 1.0, 10.0);
+}
+
+double mmi_from_motion(double pga_cms2, double pgv_cms) {
+  const double a = mmi_from_pga(pga_cms2);
+  const double v = pgv_cms > 0 ? mmi_from_pgv(pgv_cms) : a;
+  return (a >= 5.0 || v >= 5.0) ? v : a;
+}
+
+double gmm_pga_cms2(double m, double dist_km, double depth_km) {
+  const double r = std::sqrt(dist_km * dist_km + depth_km * depth_km + 7.3 * 7.3);
+  const double log_g = -1.02 + 0.249 * m - std::log10(r) - 0.00255 * r;
+  return std::pow(10.0, log_g) * 980.665;
+}
+
+double gmm_pgv_cms(double m, double dist_km, double depth_km) {
+  const double r = std::sqrt(dist_km * dist_km + depth_km * depth_km + 4.0 * 4.0);
+  return std::pow(10.0, -0.67 + 0.489 * m - std::log10(r) - 0.00256 * r);
+}
+
+double magnitude_from_pd(double pd_cm, double hypo_km, const PdMagnitudeLaw& law) {
+  if (!(pd_cm > 0) || !(hypo_km > 0)) return 0;
+  return law.a * std::log10(pd_cm) + law.b * std::log10(std::max(hypo_km, 1.0)) + law.c;
+}
+
+Status validate(const QuakeConfig& c) {
+  auto bad = [](const std::string& k, const std::string& w) { return make_error("bad_config", k + ": " + w); };
+  if (c.min_stations < 3) return bad("min_stations", "must be >= 3");
+  if (!(c.assoc_radius_km > 0)) return bad("assoc_radius_km", "must be positive");
+  if (!(c.pick_slack_s >= 0)) return bad("pick_slack_s", "must be >= 0");
+  if (!(c.pick_memory_s > 0)) return bad("pick_memory_s", "must be positive");
+  if (!(c.max_residual_s > 0)) return bad("max_residual_s", "must be positive");
+  if (!(c.max_rms_s > 0)) return bad("max_rms_s", "must be positive");
+  if (!(c.event_active_s > 0)) return bad("event_active_s", "must be positive");
+  if (!(c.alert_min_mmi >= 1 && c.alert_min_mmi <= 10)) return bad("alert_min_mmi", "must be in 1..10");
+  if (c.max_intensity_sites < 0) return bad("max_intensity_sites", "must be >= 0");
+  if (!(c.locator.search_radius_km > 0) || !(c.locator.coarse_step_km > 0))
+    return bad("locator", "search radius and step must be positive");
+  return {};
+}
+
+std::size_t QuakeEvent::stations() const {
+  std::size_t n = 0;
+  for (const auto& p : picks) n += p.used ? 1 : 0;
+  return n;
+}
+
+nlohmann::json to_json(const QuakeEvent& e) {
+  nlohmann::json picks = nlohmann::json::array();
+  for (const auto& p : e.picks) {
+    nlohmann::json j{{"station", p.station},   {"network", p.network}, {"time", format_iso8601_us(p.time_us)},
+                     {"residual_s", p.residual_s}, {"used", p.used}};
+    if (p.gm) {
+      j["pd_cm"] = p.gm->pd_cm;
+      j["pga_cms2"] = p.gm->pga_cms2;
+      j["pgv_cms"] = p.gm->pgv_cms;
+    }
+    if (p.magnitude > 0) j["magnitude"] = p.magnitude;
+    picks.push_back(std::move(j));
+  }
+  nlohmann::json inten = nlohmann::json::array();
+  for (const auto& s : e.intensities)
+    inten.push_back({{"site", s.site},
+                     {"lat", s.lat},
+                     {"lon", s.lon},
+                     {"distance_km", std::round(s.distance_km * 10) / 10},
+                     {"mmi", std::round(s.mmi * 10) / 10},
+                     {"pga_cms2", s.pga_cms2},
+                     {"pgv_cms", s.pgv_cms},
+                     {"source", s.observed ? "observed" : "predicted"},
+                     {"p_arrival", format_iso8601_ms(s.p_arrival_us / 1000)},
+                     {"s_arrival", format_iso8601_ms(s.s_arrival_us / 1000)}});
+  nlohmann::json j{{"event_id", e.event_id},
+                   {"version", e.version},
+                   {"origin_time", format_iso8601_ms(e.hypo.origin_us / 1000)},
+                   {"lat", std::round(e.hypo.lat * 1e4) / 1e4},
+                   {"lon", std::round(e.hypo.lon * 1e4) / 1e4},
+                   {"depth_km", std::round(e.hypo.depth_km * 10) / 10},
+                   {"magnitude", std::round(e.magnitude * 100) / 100},
+                   {"magnitude_type", e.magnitude_type},
+                   {"magnitude_stations", e.magnitude_stations},
+                   {"stations", e.stations()},
+                   {"rms_s", e.hypo.rms_s},
+                   {"gap_deg", e.hypo.gap_deg},
+                   {"errors", {{"horizontal_km", e.hypo.err_h_km}, {"depth_km", e.hypo.err_z_km}, {"time_s", e.hypo.err_t_s}}},
+                   {"alert", e.alert},
+                   {"max_mmi", std::round(e.max_mmi * 10) / 10},
+                   {"data_time", format_iso8601_ms(e.updated_us / 1000)},
+                   {"picks", std::move(picks)},
+                   {"intensities", std::move(inten)}};
+  if (e.first_alert_us) j["first_alert_time"] = format_iso8601_ms(*e.first_alert_us / 1000);
+  return j;
+}
+
+QuakeService::QuakeService(std::vector<StationInfo> sites, VelocityModel model, QuakeConfig cfg)
+    : sites_(std::move(sites)), model_(std::move(model)), cfg_(std::move(cfg)) {
+  for (std::size_t i = 0; i < sites_.size(); ++i) site_index_[sites_[i].station] = i;
+  tt_p_ = std::make_unique<TravelTimeTable>(model_, Phase::P);
+  tt_s_ = std::make_unique<TravelTimeTable>(model_, Phase::S);
+}
+QuakeService::~QuakeService() = default;
+
+QuakeService::CellKey QuakeService::cell_of(double lat, double lon) const {
+  return {static_cast<int>(std::floor(lat / cell_deg_)), static_cast<int>(std::floor(lon / cell_deg_))};
+}
+
+void QuakeService::purge(std::int64_t now_us) {
+  const auto limit = now_us - static_cast<std::int64_t>(cfg_.pick_memory_s * 1e6);
+  std::size_t dropped = 0;
+  while (!picks_.empty() && picks_.front().pick.time_us < limit) {
+    picks_.pop_front();
+    ++pick_base_;
+    ++dropped;
+  }
+  if (dropped == 0) return;
+  for (auto it = cells_.begin(); it != cells_.end();) {
+    auto& v = it->second;
+    v.erase(v.begin(), std::lower_bound(v.begin(), v.end(), pick_base_));
+    if (v.empty()) it = cells_.erase(it);
+    else ++it;
+  }
+}
+
+std::vector<tw::Message> QuakeService::on_message(const tw::Message& m) {
+  const std::int64_t now_us = m.ts_ms * 1000;
+  if (m.kind == "pick") {
+    auto p = pick_from_json(m.payload);
+    if (!p) {
+      ++stats_.rejected;
+      return {};
+    }
+    const double lat = m.payload.contains("lat") && m.payload["lat"].is_number() ? m.payload["lat"].get<double>() : NAN;
+    const double lon = m.payload.contains("lon") && m.payload["lon"].is_number() ? m.payload["lon"].get<double>() : NAN;
+    return on_pick(*p, now_us, lat, lon);
+  }
+  if (m.kind == "ground_motion") {
+    auto g = ground_motion_from_json(m.payload);
+    if (!g) {
+      ++stats_.rejected;
+      return {};
+    }
+    return on_ground_motion(*g, now_us);
+  }
+  return {};
+}
+
+std::vector<tw::Message> QuakeService::on_pick(const Pick& p, std::int64_t now_us, double lat, double lon) {
+  std::vector<tw::Message> out;
+  ++stats_.picks;
+  if (auto it = site_index_.find(p.station); it != site_index_.end()) {
+    lat = sites_[it->second].lat;
+    lon = sites_[it->second].lon;
+  }
+  if (!std::isfinite(lat) || !std::isfinite(lon)) {
+    ++stats_.unknown_site;
+    return out;
+  }
+  purge(now_us);
+  const CellKey ck = cell_of(lat, lon);
+  if (auto it = cells_.find(ck); it != cells_.end()) {
+    for (auto idx : it->second) {
+      const auto& sp = picks_[idx - pick_base_];
+      if (sp.pick.station == p.station &&
+          std::llabs(sp.pick.time_us - p.time_us) < static_cast<std::int64_t>(cfg_.duplicate_s * 1e6)) {
+        ++stats_.duplicates;
+        return out;
+      }
+    }
+  }
+  StoredPick sp;
+  sp.pick = p;
+  sp.lat = lat;
+  sp.lon = lon;
+  picks_.push_back(std::move(sp));
+  const std::uint64_t abs_idx = pick_base_ + picks_.size() - 1;
+  auto& cell = cells_[ck];
+  cell.push_back(abs_idx);
+  if (try_existing(static_cast<std::size_t>(abs_idx - pick_base_), now_us, out)) return out;
+  try_new_event(static_cast<std::size_t>(abs_idx - pick_base_), now_us, out);
+  return out;
+}
+
+bool QuakeService::try_existing(std::size_t k, std::int64_t now_us, std::vector<tw::Message>& out) {
+  StoredPick& sp = picks_[k];
+  int best = -1;
+  double best_r = 1e9;
+  bool secondary = false;
+  for (std::size_t ei = 0; ei < events_.size(); ++ei) {
+    QuakeEvent& e = events_[ei];
+    if (sp.pick.time_us - e.hypo.origin_us > static_cast<std::int64_t>(cfg_.event_active_s * 1e6)) continue;
+    if (sp.pick.time_us < e.hypo.origin_us) continue;
+    const double d = fast_distance_km(e.hypo.lat, e.hypo.lon, sp.lat, sp.lon);
+    const double tp = tt_p_->time(d, e.hypo.depth_km);
+    const double ts = tt_s_->time(d, e.hypo.depth_km);
+    const double t = static_cast<double>(sp.pick.time_us - e.hypo.origin_us) * 1e-6;
+    const double r = t - tp;
+    bool has_station = false;
+    for (const auto& ep : e.picks) has_station = has_station || ep.station == sp.pick.station;
+    const double tol = std::max(cfg_.max_residual_s, 3 * sp.pick.uncertainty_s);
+    if (!has_station && std::fabs(r) <= tol && std::fabs(r) < best_r) {
+      best = static_cast<int>(ei);
+      best_r = std::fabs(r);
+    } else if (t >= tp - tol && t <= ts + std::max(10.0, 2.0 * (ts - tp))) {
+      secondary = true;  // S wave, coda, or a re-trigger of a site already in the event
+    }
+  }
+  if (best >= 0) {
+    QuakeEvent& e = events_[static_cast<std::size_t>(best)];
+    sp.event = best;
+    EventPick ep;
+    ep.station = sp.pick.station;
+    ep.network = sp.pick.network;
+    ep.channel = sp.pick.channel;
+    ep.time_us = sp.pick.time_us;
+    ep.uncertainty_s = sp.pick.uncertainty_s;
+    ep.lat = sp.lat;
+    ep.lon = sp.lon;
+    e.picks.push_back(ep);
+    ++stats_.associated;
+    relocate(e);
+    update_products(e);
+    emit(e, now_us, out);
+    return true;
+  }
+  if (secondary) {
+    sp.secondary = true;
+    ++stats_.secondary;
+    return true;
+  }
+  return false;
+}
+
+bool QuakeService::try_new_event(std::size_t k, std::int64_t now_us, std::vector<tw::Message>& out) {
+  const StoredPick& np = picks_[k];
+  const double vmin = tt_p_->slowest_velocity();
+  const double R = cfg_.assoc_radius_km;
+  struct Cand {
+    std::size_t idx;
+    double dist;
+  };
+  std::vector<Cand> cands;
+  std::unordered_map<std::string, std::size_t> by_station;
+  const int dl = static_cast<int>(std::ceil(R / 111.0 / cell_deg_));
+  const double coslat = std::max(0.05, std::cos(np.lat * std::numbers::pi / 180));
+  const int dlo = static_cast<int>(std::ceil(R / (111.0 * coslat) / cell_deg_));
+  const CellKey c0 = cell_of(np.lat, np.lon);
+  for (int a = -dl; a <= dl; ++a)
+    for (int b = -dlo; b <= dlo; ++b) {
+      auto it = cells_.find(CellKey{c0.a + a, c0.b + b});
+      if (it == cells_.end()) continue;
+      for (auto abs_idx : it->second) {
+        const std::size_t i = static_cast<std::size_t>(abs_idx - pick_base_);
+        if (i == k) continue;
+        const StoredPick& sp = picks_[i];
+        if (sp.event >= 0 || sp.secondary || sp.pick.station == np.pick.station) continue;
+        const double d = fast_distance_km(np.lat, np.lon, sp.lat, sp.lon);
+        if (d > R) continue;
+        const double dt = std::fabs(static_cast<double>(sp.pick.time_us - np.pick.time_us)) * 1e-6;
+        if (dt > d / vmin + cfg_.pick_slack_s) continue;
+        auto bs = by_station.find(sp.pick.station);
+        if (bs != by_station.end()) {  // keep the pick closest in time to the new one
+          const auto& other = picks_[cands[bs->second].idx];
+          if (std::llabs(other.pick.time_us - np.pick.time_us) <= std::llabs(sp.pick.time_us - np.pick.time_us)) continue;
+          cands[bs->second] = Cand{i, d};
+          continue;
+        }
+        by_station[sp.pick.station] = cands.size();
+        cands.push_back(Cand{i, d});
+      }
+    }
+  if (static_cast<int>(cands.size()) + 1 < cfg_.min_stations) return false;
+  std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.dist < b.dist; });
+  std::vector<std::size_t> cluster{k};
+  for (const auto& c : cands) {
+    const StoredPick& sp = picks_[c.idx];
+    bool ok = true;
+    for (auto m : cluster) {
+      const StoredPick& o = picks_[m];
+      const double d = fast_distance_km(o.lat, o.lon, sp.lat, sp.lon);
+      const double dt = std::fabs(static_cast<double>(sp.pick.time_us - o.pick.time_us)) * 1e-6;
+      if (d > R || dt > d / vmin + cfg_.pick_slack_s) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) cluster.push_back(c.idx);
+  }
+  if (static_cast<int>(cluster.size()) < cfg_.min_stations) return false;
+  // Locate, dropping the worst outlier while it does not fit.
+  Hypocentre h;
+  while (true) {
+    std::vector<Observation> obs;
+    for (auto i : cluster) obs.push_back({picks_[i].lat, picks_[i].lon, picks_[i].pick.time_us, picks_[i].pick.uncertainty_s});
+    h = locate(obs, *tt_p_, cfg_.locator);
+    if (!h.ok) return false;
+    std::size_t worst = 0;
+    double wr = 0;
+    for (std::size_t j = 0; j < cluster.size(); ++j)
+      if (std::fabs(h.residuals_s[j]) > wr) wr = std::fabs(h.residuals_s[j]), worst = j;
+    if (wr <= cfg_.max_residual_s && h.rms_s <= cfg_.max_rms_s) break;
+    if (static_cast<int>(cluster.size()) <= cfg_.min_stations) return false;
+    if (cluster[worst] == k) return false;  // the new pick itself does not fit: no event from it
+    cluster.erase(cluster.begin() + static_cast<std::ptrdiff_t>(worst));
+  }
+  QuakeEvent e;
+  e.hypo = h;
+  e.event_id = fmt::format("tw{}{:02d}", format_iso8601_ms(h.origin_us / 1000).substr(0, 19), seq_++ % 100);
+  e.event_id.erase(std::remove_if(e.event_id.begin(), e.event_id.end(), [](char c) { return c == '-' || c == ':' || c == 'T'; }),
+                   e.event_id.end());
+  const int ei = static_cast<int>(events_.size());
+  for (std::size_t j = 0; j < cluster.size(); ++j) {
+    StoredPick& sp = picks_[cluster[j]];
+    sp.event = ei;
+    EventPick ep;
+    ep.station = sp.pick.station;
+    ep.network = sp.pick.network;
+    ep.channel = sp.pick.channel;
+    ep.time_us = sp.pick.time_us;
+    ep.uncertainty_s = sp.pick.uncertainty_s;
+    ep.lat = sp.lat;
+    ep.lon = sp.lon;
+    ep.residual_s = h.residuals_s[j];
+    e.picks.push_back(ep);
+  }
+  stats_.associated += cluster.size();
+  ++stats_.events;
+  // Attach ground motion already received for these picks.
+  for (auto& ep : e.picks) {
+    auto it = pending_gm_.find(ep.station);
+    if (it != pending_gm_.end() && std::llabs(it->second.pick_time_us - ep.time_us) < 500000) ep.gm = it->second;
+  }
+  events_.push_back(std::move(e));
+  QuakeEvent& ev = events_.back();
+  update_products(ev);
+  emit(ev, now_us, out);
+  return true;
+}
+
+void QuakeService::relocate(QuakeEvent& e) {
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<Observation> obs;
+    std::vector<std::size_t> map;
+    for (std::size_t i = 0; i < e.picks.size(); ++i) {
+      const auto& p = e.picks[i];
+      if (!p.used) continue;
+      obs.push_back({p.lat, p.lon, p.time_us, p.uncertainty_s});
+      map.push_back(i);
+    }
+    if (obs.size() < 3) return;
+    auto h = locate(obs, *tt_p_, cfg_.locator);
+    if (!h.ok) return;
+    e.hypo = h;
+    bool changed = false;
+    for (std::size_t j = 0; j < map.size(); ++j) e.picks[map[j]].residual_s = h.residuals_s[j];
+    // Residuals of unused picks against the new location, and outlier rejection.
+    for (auto& p : e.picks) {
+      const double d = fast_distance_km(h.lat, h.lon, p.lat, p.lon);
+      p.residual_s = static_cast<double>(p.time_us - h.origin_us) * 1e-6 - tt_p_->time(d, h.depth_km);
+      const bool fits = std::fabs(p.residual_s) <= std::max(cfg_.max_residual_s * 1.5, 3 * p.uncertainty_s);
+      if (p.used && !fits && static_cast<int>(obs.size()) > cfg_.min_stations) {
+        p.used = false;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+  }
+}
+
+void QuakeService::update_products(QuakeEvent& e) {
+  // Magnitude: median of station Pd magnitudes.
+  std::vector<double> mags;
+  for (auto& p : e.picks) {
+    p.magnitude = 0;
+    if (!p.used || !p.gm || !(p.gm->pd_cm > 0)) continue;
+    if (p.gm->pd_noise_cm > 0 && p.gm->pd_cm < cfg_.pd_min_snr * p.gm->pd_noise_cm) continue;
+    const double epi = fast_distance_km(e.hypo.lat, e.hypo.lon, p.lat, p.lon);
+    const double hypo = std::hypot(epi, e.hypo.depth_km);
+    p.magnitude = magnitude_from_pd(p.gm->pd_cm, hypo, cfg_.pd_law);
+    mags.push_back(p.magnitude);
+  }
+  if (!mags.empty()) {
+    std::sort(mags.begin(), mags.end());
+    const std::size_t m = mags.size() / 2;
+    e.magnitude = mags.size() % 2 ? mags[m] : 0.5 * (mags[m - 1] + mags[m]);
+  }
+  e.magnitude_stations = static_cast<int>(mags.size());
+  // Intensity per site: observed where a site reported ground motion for this event, else predicted.
+  std::unordered_map<std::string, const EventPick*> obs;
+  for (const auto& p : e.picks)
+    if (p.gm) obs[p.station] = &p;
+  std::vector<SiteIntensity> list;
+  double max_mmi = 0;
+  for (const auto& s : sites_) {
+    SiteIntensity si;
+    si.site = s.station;
+    si.lat = s.lat;
+    si.lon = s.lon;
+    si.distance_km = fast_distance_km(e.hypo.lat, e.hypo.lon, s.lat, s.lon);
+    si.p_arrival_us = e.hypo.origin_us + static_cast<std::int64_t>(tt_p_->time(si.distance_km, e.hypo.depth_km) * 1e6);
+    si.s_arrival_us = e.hypo.origin_us + static_cast<std::int64_t>(tt_s_->time(si.distance_km, e.hypo.depth_km) * 1e6);
+    if (auto it = obs.find(s.station); it != obs.end()) {
+      si.observed = true;
+      si.pga_cms2 = it->second->gm->pga_cms2;
+      si.pgv_cms = it->second->gm->pgv_cms;
+      si.mmi = mmi_from_motion(si.pga_cms2, si.pgv_cms);
+    } else if (e.magnitude > 0) {
+      si.pga_cms2 = gmm_pga_cms2(e.magnitude, si.distance_km, e.hypo.depth_km);
+      si.pgv_cms = gmm_pgv_cms(e.magnitude, si.distance_km, e.hypo.depth_km);
+      si.mmi = mmi_from_motion(si.pga_cms2, si.pgv_cms);
+    } else {
+      continue;
+    }
+    max_mmi = std::max(max_mmi, si.mmi);
+    if (si.observed || si.mmi >= cfg_.min_listed_mmi) list.push_back(si);
+  }
+  std::sort(list.begin(), list.end(), [](const SiteIntensity& a, const SiteIntensity& b) { return a.mmi > b.mmi; });
+  if (list.size() > static_cast<std::size_t>(cfg_.max_intensity_sites))
+    list.resize(static_cast<std::size_t>(cfg_.max_intensity_sites));
+  e.intensities = std::move(list);
+  e.max_mmi = max_mmi;
+  e.alert = e.magnitude >= cfg_.alert_min_magnitude && e.max_mmi >= cfg_.alert_min_mmi;
+}
+
+void QuakeService::emit(QuakeEvent& e, std::int64_t now_us, std::vector<tw::Message>& out) {
+  ++e.version;
+  ++stats_.versions;
+  if (e.version == 1) e.created_us = now_us;
+  e.updated_us = now_us;
+  if (e.alert && !e.first_alert_us) e.first_alert_us = now_us;
+  out.push_back(tw::make_message("hub", "quake", now_us / 1000, to_json(e)));
+}
+
+std::vector<tw::Message> QuakeService::on_ground_motion(const GroundMotion& g, std::int64_t now_us) {
+  std::vector<tw::Message> out;
+  ++stats_.ground_motions;
+  // Pd stops growing after the Pd window, so the latest report carries both Pd and the peaks so far.
+  pending_gm_[g.station] = g;
+  const GroundMotion& merged = pending_gm_[g.station];
+  for (auto& e : events_) {
+    for (auto& p : e.picks) {
+      if (p.station != g.station || std::llabs(p.time_us - g.pick_time_us) >= 500000) continue;
+      const double old_m = e.magnitude;
+      const int old_n = e.magnitude_stations;
+      const bool old_alert = e.alert;
+      const double old_mmi = e.max_mmi;
+      p.gm = merged;
+      update_products(e);
+      if (std::fabs(e.magnitude - old_m) >= 0.05 || e.magnitude_stations != old_n || e.alert != old_alert ||
+          std::fabs(e.max_mmi - old_mmi) >= 0.5)
+        emit(e, now_us, out);
+      return out;
+    }
+  }
+  return out;
+}
+
+}  // namespace tw::seismic

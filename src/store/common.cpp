@@ -1,0 +1,132 @@
+#include "common.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "tw/core/geo.hpp"
+
+namespace tw::store::detail {
+
+bool has_coords(double lat, double lon) { return !std::isnan(lat) && !std::isnan(lon); }
+
+static Status check_coords(double lat, double lon, std::string_view what) {
+  if (std::isnan(lat) != std::isnan(lon))
+    return make_error("bad_argument", fmt::format("{}: lat and lon must both be set or both be NaN", what));
+  if (std::isnan(lat)) return {};
+  if (!std::isfinite(lat) || lat < -90.0 || lat > 90.0)
+    return make_error("bad_argument", fmt::format("{}: lat {} out of range [-90, 90]", what, lat));
+  if (!std::isfinite(lon) || lon < -180.0 || lon > 180.0)
+    return make_error("bad_argument", fmt::format("{}: lon {} out of range [-180, 180]", what, lon));
+  return {};
+}
+
+Status validate_event(const EventRecord& e, size_t index) {
+  const std::string what = fmt::format("event[{}] id='{}'", index, e.id);
+  if (e.id.empty()) return make_error("bad_argument", fmt::format("event[{}]: empty id", index));
+  if (e.id.size() > 128) return make_error("bad_argument", what + ": id longer than 128 characters");
+  if (e.site.empty()) return make_error("bad_argument", what + ": empty site");
+  if (e.kind.empty()) return make_error("bad_argument", what + ": empty kind");
+  if (e.ts_ms < 0 || e.ts_ms >= kMaxTimeMs)
+    return make_error("bad_argument", fmt::format("{}: ts_ms {} out of range [0, {})", what, e.ts_ms, kMaxTimeMs));
+  return check_coords(e.lat, e.lon, what);
+}
+
+Status validate_near(const Near& n, std::string_view what) {
+  if (auto s = check_coords(n.lat, n.lon, what); !s) return s;
+  if (std::isnan(n.lat)) return make_error("bad_argument", fmt::format("{}: near point has no coordinates", what));
+  if (!std::isfinite(n.radius_km) || n.radius_km < 0 || n.radius_km > kMaxRadiusKm)
+    return make_error("bad_argument",
+                      fmt::format("{}: radius_km {} out of range [0, {}]", what, n.radius_km, kMaxRadiusKm));
+  return {};
+}
+
+Status validate_event_query(const EventQuery& q) {
+  if (q.limit == 0 || q.limit > kMaxQueryLimit)
+    return make_error("bad_argument", fmt::format("event query: limit {} out of range [1, {}]", q.limit,
+                                                  kMaxQueryLimit));
+  if (q.since_ms && q.until_ms && *q.until_ms < *q.since_ms)
+    return make_error("bad_argument", fmt::format("event query: until {} is before since {}", *q.until_ms,
+                                                  *q.since_ms));
+  if (q.near) return validate_near(*q.near, "event query");
+  return {};
+}
+
+Status validate_alarm_query(const AlarmQuery& q) {
+  if (q.limit == 0 || q.limit > kMaxQueryLimit)
+    return make_error("bad_argument", fmt::format("alarm query: limit {} out of range [1, {}]", q.limit,
+                                                  kMaxQueryLimit));
+  if (q.near) return validate_near(*q.near, "alarm query");
+  return {};
+}
+
+Status validate_alarm(const AlarmRecord& a) {
+  const std::string what = fmt::format("alarm source='{}' type='{}'", a.source, a.type);
+  if (a.source.empty()) return make_error("bad_argument", what + ": empty source");
+  if (a.type.empty()) return make_error("bad_argument", what + ": empty type");
+  static constexpr std::string_view kSev[] = {"critical", "major", "minor", "warning"};
+  if (std::find(std::begin(kSev), std::end(kSev), a.severity) == std::end(kSev))
+    return make_error("bad_argument",
+                      fmt::format("{}: severity '{}' is not critical|major|minor|warning", what, a.severity));
+  if (a.service.empty()) return make_error("bad_argument", what + ": empty service");
+  return check_coords(a.lat, a.lon, what);
+}
+
+bool valid_site_status(std::string_view s) { return s == "online" || s == "offline" || s == "unknown"; }
+bool is_active_status(std::string_view s) { return s == "active_unack" || s == "active_ack"; }
+
+std::string acked_status(std::string_view status) {
+  if (status == "active_unack" || status == "active_ack") return "active_ack";
+  return "cleared_ack";
+}
+std::string cleared_status(std::string_view status) {
+  if (status == "active_ack" || status == "cleared_ack") return "cleared_ack";
+  return "cleared_unack";
+}
+
+BoundingBox bounding_box(const Near& n) {
+  // A degree of latitude is at least 110.574 km on WGS84 (at the equator); use 110.5 to stay conservative.
+  constexpr double kMinKmPerDegLat = 110.5;
+  // A degree of longitude along a parallel at latitude phi is N(phi)*cos(phi)*pi/180 >= 111.319*cos(phi).
+  constexpr double kKmPerDegLonEquator = 111.3;
+  BoundingBox b;
+  const double dlat = n.radius_km / kMinKmPerDegLat + 1e-9;
+  b.min_lat = std::max(-90.0, n.lat - dlat);
+  b.max_lat = std::min(90.0, n.lat + dlat);
+  // Every point of a geodesic shorter than r stays inside the latitude band, where one km eastwards moves
+  // at most 1/(111.3*cos(phi_max)) degrees of longitude.
+  const double phi_max = std::max(std::abs(b.min_lat), std::abs(b.max_lat));
+  const double c = std::cos(phi_max * M_PI / 180.0);
+  const double dlon = c > 1e-6 ? n.radius_km / (kKmPerDegLonEquator * c) + 1e-9 : 360.0;
+  if (dlon >= 180.0 || phi_max >= 89.999) {
+    b.min_lon1 = -180.0;
+    b.max_lon1 = 180.0;
+    return b;
+  }
+  double lo = n.lon - dlon, hi = n.lon + dlon;
+  if (lo < -180.0) {
+    b.min_lon1 = -180.0;
+    b.max_lon1 = hi;
+    b.has_second = true;
+    b.min_lon2 = lo + 360.0;
+    b.max_lon2 = 180.0;
+  } else if (hi > 180.0) {
+    b.min_lon1 = lo;
+    b.max_lon1 = 180.0;
+    b.has_second = true;
+    b.min_lon2 = -180.0;
+    b.max_lon2 = hi - 360.0;
+  } else {
+    b.min_lon1 = lo;
+    b.max_lon1 = hi;
+  }
+  return b;
+}
+
+bool within(const Near& n, double lat, double lon) {
+  if (!has_coords(lat, lon)) return false;
+  return tw::distance_km({n.lat, n.lon}, {lat, lon}) <= n.radius_km;
+}
+
+}  // namespace tw::store::detail

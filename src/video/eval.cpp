@@ -1,0 +1,321 @@
+#include "tw/video/eval.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core/utils/logger.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+
+#include "tw/core/cli.hpp"
+#include "tw/core/paths.hpp"
+#include "tw/video/source.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tw::video {
+namespace {
+
+Result<int> ini_width(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("seqinfo", 0) != 0 || e.path().extension() != ".ini") continue;
+    std::ifstream in(e.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("imWidth=", 0) == 0) {
+        try {
+          return std::stoi(line.substr(8));
+        } catch (const std::exception&) {
+          return make_error("bad_data", fmt::format("{}: imWidth '{}' is not a number", e.path().string(), line));
+        }
+      }
+    }
+  }
+  return make_error("not_found", fmt::format("{}: no seqinfo*.ini with imWidth", dir.string()));
+}
+
+bool is_image(const std::string& p) {
+  std::string ext = fs::path(p).extension().string();
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+double rect_iou(const cv::Rect& a, const cv::Rect& b) {
+  const double inter = (a & b).area();
+  const double u = a.area() + b.area() - inter;
+  return u > 0 ? inter / u : 0.0;
+}
+
+}  // namespace
+
+Result<CountEval> evaluate_counting(const CountEvalOptions& opt) {
+  const fs::path dir(opt.dir);
+  std::ifstream in(dir / "line_crossings.json");
+  if (!in) return make_error("not_found", fmt::format("{}: cannot open line_crossings.json", dir.string()));
+  nlohmann::json lc;
+  try {
+    in >> lc;
+  } catch (const nlohmann::json::exception& e) {
+    return make_error("bad_data", fmt::format("{}/line_crossings.json: {}", dir.string(), e.what()));
+  }
+  if (!lc.contains("video") || !lc["video"].is_string() || !lc.contains("lines") || !lc["lines"].is_object())
+    return make_error("bad_data", fmt::format("{}/line_crossings.json: needs \"video\" and \"lines\"", dir.string()));
+  const std::string video = (dir / lc["video"].get<std::string>()).string();
+  AnalyzerConfig cfg = opt.analyzer;
+  cfg.camera = dir.filename().string();
+  cfg.classes = {lc.value("class", std::string("person"))};
+  cfg.lines.clear();
+  cfg.interval_s = 1e9;
+  CountEval ev;
+  for (const auto& [k, v] : lc["lines"].items()) {
+    auto l = parse_line(k);
+    if (!l) return make_error("bad_data", "line_crossings.json: " + l.error().message);
+    cfg.lines.push_back(*l);
+    LineEval le;
+    le.line = k;
+    le.truth.pos = v.value("pos", 0);
+    le.truth.neg = v.value("neg", 0);
+    ev.lines.push_back(le);
+  }
+  auto w = ini_width(dir);
+  if (!w) return w.error();
+  double fps = 25, scale = 1;
+  {
+    auto probe = open_video(video);
+    if (!probe) return probe.error();
+    fps = (*probe)->info().fps > 0 ? (*probe)->info().fps : 25.0;
+    scale = static_cast<double>((*probe)->info().width) / *w;
+  }
+  auto gt = load_mot((dir / "gt" / "gt.txt").string(), scale, true);
+  if (!gt) return gt.error();
+  auto an = CameraAnalyzer::create(cfg);
+  if (!an) return an.error();
+  auto& a = **an;
+  std::vector<MotBox> hyp;
+  std::vector<MotBox> prev;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto n = for_each_frame(video, [&](const cv::Mat& f, std::int64_t i) {
+    if (opt.max_frames > 0 && i >= opt.max_frames) return false;
+    (void)a.feed(f, static_cast<std::int64_t>(static_cast<double>(i) * 1000.0 / fps));
+    const int frame = static_cast<int>(i + 1);
+    if (a.last_frame().detected) {
+      prev.clear();
+      for (const auto& t : a.last_frame().tracks)
+        prev.push_back(MotBox{frame, t.id, t.box.x0, t.box.y0, t.box.width(), t.box.height()});
+    }
+    for (auto b : prev) {  // frames the motion gate skipped keep the last boxes
+      b.frame = frame;
+      hyp.push_back(b);
+    }
+    return true;
+  });
+  ev.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!n) return n.error();
+  ev.frames = opt.max_frames > 0 ? std::min<std::int64_t>(*n, opt.max_frames) : *n;
+  std::vector<MotBox> gt_used;
+  for (const auto& b : *gt)
+    if (b.frame <= ev.frames) gt_used.push_back(b);
+  if (opt.max_frames > 0) {
+    auto truth = count_crossings(gt_used, cfg.lines);
+    for (size_t i = 0; i < ev.lines.size(); ++i) ev.lines[i].truth = truth[i];
+  }
+  const auto& tot = a.totals();
+  for (size_t i = 0; i < ev.lines.size(); ++i) {
+    auto it = tot.lines[i].find(cfg.classes[0]);
+    if (it != tot.lines[i].end()) ev.lines[i].measured = it->second;
+    ev.abs_error += std::abs(ev.lines[i].measured.pos - ev.lines[i].truth.pos) +
+                    std::abs(ev.lines[i].measured.neg - ev.lines[i].truth.neg);
+    ev.true_total += ev.lines[i].truth.pos + ev.lines[i].truth.neg;
+  }
+  ev.error_fraction = ev.true_total > 0 ? static_cast<double>(ev.abs_error) / static_cast<double>(ev.true_total) : 0;
+  ev.mot = evaluate_mot(gt_used, hyp, 0.5);
+  ev.stats = a.stats();
+  return ev;
+}
+
+Result<std::vector<RedactEvalItem>> evaluate_redaction(const std::vector<std::string>& inputs,
+                                                       const RedactConfig& config, const std::string& haar_cascade,
+                                                       std::int64_t max_frames) {
+  const std::string cascade_path =
+      haar_cascade.empty() ? "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml" : haar_cascade;
+  cv::CascadeClassifier haar;
+  if (!haar.load(cascade_path))
+    return make_error("model_not_found",
+                      fmt::format("{}: cannot load the Haar cascade (apt-get install opencv-data)", cascade_path));
+  auto red = Redactor::create(config);
+  if (!red) return red.error();
+  RedactConfig check_cfg = config;  // an independent YuNet instance at the same (low) threshold
+  auto check = Redactor::create(check_cfg);
+  if (!check) return check.error();
+  DetectorConfig dc;
+  dc.classes = {"person"};
+  dc.score_threshold = 0.25f;
+  auto det = make_detector(dc);
+  if (!det) return det.error();
+
+  auto haar_faces = [&](const cv::Mat& bgr) {
+    cv::Mat g;
+    cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
+    cv::equalizeHist(g, g);
+    std::vector<cv::Rect> r;
+    haar.detectMultiScale(g, r, 1.1, 5, 0, cv::Size(20, 20));
+    return r;
+  };
+  std::vector<RedactEvalItem> out;
+  for (const auto& path : inputs) {
+    RedactEvalItem item;
+    item.name = fs::path(path).filename().string();
+    auto one = [&](const cv::Mat& frame) {
+      ++item.frames;
+      auto hin = haar_faces(frame);
+      item.haar_in += static_cast<std::int64_t>(hin.size());
+      item.yunet_in += static_cast<std::int64_t>(check->find_faces(frame).size());
+      cv::Mat red_frame = redacted_snapshot(frame, *red, det->get());
+      auto hout = haar_faces(red_frame);
+      item.haar_out += static_cast<std::int64_t>(hout.size());
+      for (const auto& a : hin)
+        for (const auto& b : hout)
+          if (rect_iou(a, b) >= 0.3) {
+            ++item.haar_surviving;
+            break;
+          }
+      item.yunet_out += static_cast<std::int64_t>(check->find_faces(red_frame).size());
+    };
+    if (is_image(path)) {
+      cv::Mat img = cv::imread(path, cv::IMREAD_COLOR);
+      if (img.empty()) return make_error("bad_image", fmt::format("{}: not a readable image", path));
+      one(img);
+    } else {
+      auto n = for_each_frame(path, [&](const cv::Mat& f, std::int64_t i) {
+        if (max_frames > 0 && i >= max_frames) return false;
+        one(f);
+        return true;
+      });
+      if (!n) return n.error();
+    }
+    out.push_back(item);
+  }
+  return out;
+}
+
+void add_eval_cli(CLI::App& app, cli::Context& ctx) {
+  auto* ev = app.add_subcommand("video-eval", "Evaluate counting, tracking and redaction on recorded data");
+  ev->require_subcommand(1);
+
+  struct CountArgs {
+    std::string dir;
+    bool json = false, no_gate = false;
+    std::int64_t max_frames = 0;
+    int threads = 0;
+    double fps = 0;
+  };
+  auto ca = std::make_shared<CountArgs>();
+  auto* counts = ev->add_subcommand("counts", "Line counts, MOTA and IDF1 against MOT ground truth (PETS09 default)");
+  counts->add_option("--dir", ca->dir, "Folder with line_crossings.json, gt/gt.txt, seqinfo*.ini");
+  counts->add_option("--max-frames", ca->max_frames, "Only the first N frames (truth recomputed from gt)");
+  counts->add_option("--threads", ca->threads, "OpenCV threads");
+  counts->add_flag("--no-motion-gate", ca->no_gate, "Run the detector on every frame");
+  counts->add_flag("--json", ca->json, "JSON on stdout");
+  counts->callback([ca, &ctx] {
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+    if (ca->threads > 0) cv::setNumThreads(ca->threads);
+    CountEvalOptions o;
+    o.dir = ca->dir.empty() ? (data_dir() / "video" / "pets09_s2l1").string() : ca->dir;
+    o.max_frames = ca->max_frames;
+    o.analyzer.motion.enabled = !ca->no_gate;
+    auto r = evaluate_counting(o);
+    if (!r) {
+      ctx.exit_code = cli::fail(cli::kRuntimeError, r.error().message);
+      return;
+    }
+    nlohmann::json j;
+    j["dir"] = o.dir;
+    j["frames"] = r->frames;
+    j["seconds"] = r->seconds;
+    j["fps"] = r->seconds > 0 ? static_cast<double>(r->frames) / r->seconds : 0;
+    j["detector_calls"] = r->stats.detector_calls;
+    j["gated_frames"] = r->stats.skipped;
+    j["lines"] = nlohmann::json::array();
+    for (const auto& l : r->lines)
+      j["lines"].push_back({{"line", l.line},
+                            {"truth", {{"pos", l.truth.pos}, {"neg", l.truth.neg}}},
+                            {"measured", {{"pos", l.measured.pos}, {"neg", l.measured.neg}}}});
+    j["abs_error"] = r->abs_error;
+    j["true_crossings"] = r->true_total;
+    j["error_pct"] = 100.0 * r->error_fraction;
+    const auto& m = r->mot;
+    j["mot"] = {{"mota", m.mota}, {"idf1", m.idf1}, {"idp", m.idp}, {"idr", m.idr}, {"motp_iou", m.motp_iou},
+                {"gt", m.gt}, {"fp", m.fp}, {"fn", m.fn}, {"idsw", m.idsw}, {"gt_ids", m.gt_ids},
+                {"hyp_ids", m.hyp_ids}};
+    if (ca->json) {
+      fmt::print("{}\n", j.dump());
+    } else {
+      fmt::print("{}: {} frames in {:.1f} s ({:.1f} frames/s), {} detector calls, {} gated\n", o.dir, r->frames,
+                 r->seconds, j["fps"].get<double>(), r->stats.detector_calls, r->stats.skipped);
+      for (const auto& l : r->lines)
+        fmt::print("  {:>16}  pos {:>3} (truth {:>3})  neg {:>3} (truth {:>3})\n", l.line, l.measured.pos,
+                   l.truth.pos, l.measured.neg, l.truth.neg);
+      fmt::print("  count error {} of {} true crossings = {:.1f}%\n", r->abs_error, r->true_total,
+                 100.0 * r->error_fraction);
+      fmt::print("  MOTA {:.3f}  IDF1 {:.3f}  (FP {} FN {} IDSW {}, {} gt ids, {} track ids)\n", m.mota, m.idf1, m.fp,
+                 m.fn, m.idsw, m.gt_ids, m.hyp_ids);
+    }
+  });
+
+  struct RedArgs {
+    std::vector<std::string> inputs;
+    std::string cascade;
+    bool json = false;
+    std::int64_t max_frames = 0;
+  };
+  auto ra = std::make_shared<RedArgs>();
+  auto* red = ev->add_subcommand("redaction", "Redact, then look for faces again with Haar and YuNet");
+  red->add_option("--input", ra->inputs, "Videos or images (default: tud_campus and the two group photos)");
+  red->add_option("--cascade", ra->cascade, "Haar cascade XML (default: Debian opencv-data frontal face)");
+  red->add_option("--max-frames", ra->max_frames, "Frames per video (0 = all)");
+  red->add_flag("--json", ra->json, "JSON on stdout");
+  red->callback([ra, &ctx] {
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+    std::vector<std::string> inputs = ra->inputs;
+    if (inputs.empty()) {
+      const auto v = data_dir() / "video";
+      inputs = {(v / "tud_campus" / "TUD-Campus.mp4").string(), (v / "faces_libfacedetection" / "test2.jpg").string(),
+                (v / "faces_libfacedetection" / "test_ios.jpg").string()};
+    }
+    auto r = evaluate_redaction(inputs, RedactConfig{}, ra->cascade, ra->max_frames);
+    if (!r) {
+      ctx.exit_code = cli::fail(cli::kRuntimeError, r.error().message);
+      return;
+    }
+    nlohmann::json j = nlohmann::json::array();
+    bool pass = true;
+    for (const auto& it : *r) {
+      j.push_back({{"input", it.name}, {"frames", it.frames}, {"haar_in", it.haar_in},
+                   {"haar_surviving", it.haar_surviving}, {"haar_out", it.haar_out}, {"yunet_in", it.yunet_in},
+                   {"yunet_out", it.yunet_out}});
+      pass = pass && it.haar_surviving == 0 && it.yunet_out == 0;
+    }
+    if (ra->json) {
+      fmt::print("{}\n", nlohmann::json{{"items", j}, {"pass", pass}}.dump());
+    } else {
+      for (const auto& it : *r)
+        fmt::print("{}: {} frames; Haar faces in {} -> surviving {} (any in output {}); YuNet faces in {} -> out {}\n",
+                   it.name, it.frames, it.haar_in, it.haar_surviving, it.haar_out, it.yunet_in, it.yunet_out);
+      fmt::print("{}\n", pass ? "PASS: no face found again after redaction" : "FAIL: faces found after redaction");
+    }
+    if (!pass) ctx.exit_code = cli::kRuntimeError;
+  });
+}
+
+}  // namespace tw::video

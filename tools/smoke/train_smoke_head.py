@@ -1,0 +1,310 @@
+#!/usr/bin/python3
+"""Reproducible training recipe of the towerwatch smoke head (CPU, a few minutes on 2 cores).
+
+  /usr/bin/python3 tools/smoke/train_smoke_head.py            # extract (cached) + cross-validate + train + export
+
+Stages:
+  1. features: YOLOX-nano PAN features (stride 16 and 32) of every hpwren_smoke frame and of its mirror image,
+     read through OpenCV DNN, cached in build/wildfire_cache/ (never committed).
+  2. views: frames are grouped into camera views by clustering gradient thumbnails (single linkage, corr > 0.5,
+     deliberately coarse so near-identical views never straddle train and test).
+  3. cross-validation: leave-one-view-out; out-of-fold image scores give AP, F1 at the shipped threshold and the
+     false-positive rate on the probable negatives.
+  4. final head trained on every view, exported to tools/smoke/smoke_head.onnx (Identity nodes folded, opset 11),
+     checked to load and agree in OpenCV DNN. Metrics go to tools/smoke/metrics.json.
+Deps (Debian): python3-torch python3-onnx python3-opencv python3-numpy.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from smoke_features import GRID, INPUT, Backbone, cluster_views, list_hpwren, repo_root, view_signature  # noqa: E402
+
+SEED = 7
+EPOCHS = 24
+FOLDS = 5
+VIEW_THRESHOLD = 0.5
+CACHE = repo_root() / "build" / "wildfire_cache"
+OUT_DIR = Path(__file__).resolve().parent
+
+
+class SmokeHead(nn.Module):
+    """Stride-16 heat-map head over YOLOX-nano PAN features. Output: per-cell smoke probability [N,1,26,26]."""
+
+    def __init__(self, c16=128, c32=256, hidden=16):
+        super().__init__()
+        self.red16 = nn.Conv2d(c16, hidden, 1)
+        self.red32 = nn.Conv2d(c32, hidden, 1)
+        self.mix = nn.Conv2d(2 * hidden, hidden, 3, padding=1)
+        self.out = nn.Conv2d(hidden, 1, 1)
+        self.drop = nn.Dropout2d(0.2)
+
+    def forward(self, f16, f32):
+        a = F.relu(self.red16(f16))
+        b = F.relu(self.red32(f32))
+        b = F.interpolate(b, scale_factor=2.0, mode="nearest")
+        x = F.relu(self.mix(self.drop(torch.cat([a, b], 1))))
+        return torch.sigmoid(self.out(x))
+
+    def logits(self, f16, f32):
+        a = F.relu(self.red16(f16))
+        b = F.relu(self.red32(f32))
+        b = F.interpolate(b, scale_factor=2.0, mode="nearest")
+        x = F.relu(self.mix(self.drop(torch.cat([a, b], 1))))
+        return self.out(x)
+
+
+def cell_target(box, r, flip: bool, width: int):
+    """Target heat-map: 1 on cells whose centre lies in the (letterboxed) box, at least the centre cell."""
+    t = np.zeros((GRID, GRID), np.float32)
+    if box is None:
+        return t
+    x0, y0, x1, y1 = box
+    if flip:
+        x0, x1 = width - x1, width - x0
+    x0, y0, x1, y1 = (v * r / 16.0 for v in (x0, y0, x1, y1))
+    for gy in range(GRID):
+        for gx in range(GRID):
+            if x0 <= gx + 0.5 <= x1 and y0 <= gy + 0.5 <= y1:
+                t[gy, gx] = 1.0
+    cx, cy = int((x0 + x1) / 2), int((y0 + y1) / 2)
+    t[min(cy, GRID - 1), min(cx, GRID - 1)] = 1.0
+    return t
+
+
+def extract():
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / "features_v1.npz"
+    items = list_hpwren()
+    if path.exists():
+        z = np.load(path, allow_pickle=False)
+        if len(z["label"]) == 2 * len(items):
+            return z
+    bb = Backbone()
+    f16s, f32s, tgts, valid, labels, idx = [], [], [], [], [], []
+    sigs = []
+    t0 = time.time()
+    for i, (p, label, box) in enumerate(items):
+        img = cv2.imread(str(p))
+        if img is None:
+            raise SystemExit(f"{p}: cannot decode image")
+        sigs.append(view_signature(img))
+        for flip in (False, True):
+            im = cv2.flip(img, 1) if flip else img
+            f16, f32, r, nw, nh = bb.features(im)
+            f16s.append(f16.astype(np.float16))
+            f32s.append(f32.astype(np.float16))
+            tgts.append(cell_target(box, r, flip, img.shape[1]))
+            v = np.zeros((GRID, GRID), np.float32)
+            v[: int(np.ceil(nh / 16)), : int(np.ceil(nw / 16))] = 1
+            valid.append(v)
+            labels.append(label)
+            idx.append(i)
+        if i % 100 == 0:
+            print(f"  features {i}/{len(items)} {time.time() - t0:.0f}s", flush=True)
+    np.savez(path, f16=np.stack(f16s), f32=np.stack(f32s), target=np.stack(tgts), valid=np.stack(valid),
+             label=np.array(labels), index=np.array(idx), sig=np.stack(sigs))
+    return np.load(path)
+
+
+def image_scores(heat: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    return (heat[:, 0] * valid).flatten(1).max(1).values
+
+
+def train(z, rows, epochs=EPOCHS, seed=SEED):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    f16 = torch.from_numpy(z["f16"][rows].astype(np.float32))
+    f32 = torch.from_numpy(z["f32"][rows].astype(np.float32))
+    tgt = torch.from_numpy(z["target"][rows])
+    val = torch.from_numpy(z["valid"][rows])
+    lab = torch.from_numpy(z["label"][rows].astype(np.float32))
+    model = SmokeHead()
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    n = len(rows)
+    # Negatives are rarer than positives: weight them up in the image-level term.
+    wneg = float((lab == 1).sum() / max(1.0, float((lab == 0).sum())))
+    t0 = time.time()
+    for ep in range(epochs):
+        if ep == 1:
+            print(f"    epoch time {time.time() - t0:.1f}s", flush=True)
+        model.train()
+        perm = torch.randperm(n)
+        for s in range(0, n, 32):
+            b = perm[s:s + 32]
+            lg = model.logits(f16[b], f32[b])[:, 0]
+            v = val[b]
+            cell = F.binary_cross_entropy_with_logits(lg, tgt[b], reduction="none")
+            pos = tgt[b]
+            w = v * (1.0 + 4.0 * pos)
+            loss_cell = (cell * w).sum() / w.sum()
+            # Multiple-instance term: the strongest cell of a frame says whether the frame has smoke.
+            mx = (lg + (v - 1) * 1e4).flatten(1).max(1).values
+            wi = torch.where(lab[b] > 0.5, torch.ones_like(mx), torch.full_like(mx, wneg))
+            loss_img = (F.binary_cross_entropy_with_logits(mx, lab[b], reduction="none") * wi).mean()
+            loss = loss_cell + loss_img
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def predict(model, z, rows):
+    out = []
+    for s in range(0, len(rows), 64):
+        r = rows[s:s + 64]
+        h = model(torch.from_numpy(z["f16"][r].astype(np.float32)), torch.from_numpy(z["f32"][r].astype(np.float32)))
+        out.append(image_scores(h, torch.from_numpy(z["valid"][r])).numpy())
+    return np.concatenate(out)
+
+
+def assign_folds(view, folds):
+    """Whole views to folds, largest first, each to the currently smallest fold (deterministic)."""
+    sizes = np.bincount(view)
+    load = np.zeros(folds)
+    out = np.zeros(len(sizes), int)
+    for v in np.argsort(-sizes, kind="stable"):
+        f = int(np.argmin(load))
+        out[v] = f
+        load[f] += sizes[v]
+    return out
+
+
+def average_precision(scores, labels):
+    order = np.argsort(-scores, kind="stable")
+    l = labels[order]
+    tp = np.cumsum(l)
+    prec = tp / np.arange(1, len(l) + 1)
+    return float((prec * l).sum() / max(1, l.sum()))
+
+
+def f1_fpr(scores, labels, th):
+    pred = scores >= th
+    tp = int((pred & (labels == 1)).sum())
+    fp = int((pred & (labels == 0)).sum())
+    fn = int((~pred & (labels == 1)).sum())
+    prec = tp / max(1, tp + fp)
+    rec = tp / max(1, tp + fn)
+    f1 = 2 * prec * rec / max(1e-9, prec + rec)
+    fpr = fp / max(1, int((labels == 0).sum()))
+    return dict(f1=f1, precision=prec, recall=rec, fpr=fpr, tp=tp, fp=fp, fn=fn)
+
+
+def export(model, path: Path):
+    model.eval()
+    f16 = torch.zeros(1, 128, GRID, GRID)
+    f32 = torch.zeros(1, 256, GRID // 2, GRID // 2)
+    torch.onnx.export(model, (f16, f32), str(path), input_names=["f16", "f32"], output_names=["heat"],
+                      opset_version=11, do_constant_folding=True)
+    m = onnx.load(str(path))
+    fold_identity(m)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
+
+
+def fold_identity(m):
+    """OpenCV 4.6 rejects some Identity nodes: rewire their consumers to the Identity input and drop them."""
+    g = m.graph
+    ren = {}
+    keep = []
+    for n in g.node:
+        if n.op_type == "Identity":
+            ren[n.output[0]] = n.input[0]
+        else:
+            keep.append(n)
+    def res(x):
+        while x in ren:
+            x = ren[x]
+        return x
+    for n in keep:
+        for i, x in enumerate(n.input):
+            n.input[i] = res(x)
+    outs = {o.name for o in g.output}
+    for n in keep:  # a graph output produced by an Identity: let the producer write it directly
+        for i, x in enumerate(n.output):
+            for o, src in ren.items():
+                if o in outs and res(o) == x:
+                    n.output[i] = o
+    del g.node[:]
+    g.node.extend(keep)
+
+
+def main():
+    torch.set_num_threads(2)
+    t0 = time.time()
+    z = extract()
+    z = {k: z[k] for k in z.files}
+    print(f"features ready ({len(z['label'])} rows) {time.time() - t0:.0f}s", flush=True)
+    view = cluster_views(z["sig"], VIEW_THRESHOLD)
+    n_img = len(z["sig"])
+    row_view = view[z["index"]]
+    labels_img = np.zeros(n_img, int)
+    labels_img[z["index"]] = z["label"]
+    oof = np.zeros(n_img)
+    per_view = []
+    fold_of_view = assign_folds(view, FOLDS)
+    row_fold = fold_of_view[row_view]
+    for v in range(FOLDS):
+        test_rows = np.where((row_fold == v) & (np.arange(len(row_view)) % 2 == 0))[0]  # unflipped only
+        train_rows = np.where(row_fold != v)[0]
+        m = train(z, train_rows)
+        s = predict(m, z, test_rows)
+        oof[z["index"][test_rows]] = s
+        per_view.append(dict(fold=int(v), views=[int(x) for x in np.where(fold_of_view == v)[0]],
+                             images=len(test_rows), positives=int(z["label"][test_rows].sum())))
+        print(f"  fold {v}: {len(test_rows)} images held out, {time.time() - t0:.0f}s", flush=True)
+    ap = average_precision(oof, labels_img)
+    # Shipped threshold: best F1 on out-of-fold scores among thresholds keeping FPR <= 5%.
+    best = None
+    for th in np.unique(np.round(oof, 3)):
+        r = f1_fpr(oof, labels_img, th)
+        if r["fpr"] <= 0.05 and (best is None or r["f1"] > best[1]["f1"]):
+            best = (float(th), r)
+    th, at = best
+    at05 = f1_fpr(oof, labels_img, 0.5)
+    for pv in per_view:
+        sel = fold_of_view[view] == pv["fold"]
+        pv.update(f1_fpr(oof[sel], labels_img[sel], th))
+    print(f"{FOLDS}-fold by view: AP={ap:.3f} threshold={th:.3f} F1={at['f1']:.3f} P={at['precision']:.3f} "
+          f"R={at['recall']:.3f} FPR={at['fpr']:.3f}; at 0.5: F1={at05['f1']:.3f} FPR={at05['fpr']:.3f}", flush=True)
+    final = train(z, np.arange(len(z["label"])))
+    onnx_path = OUT_DIR / "smoke_head.onnx"
+    export(final, onnx_path)
+    # Check OpenCV DNN loads the export and agrees with torch.
+    net = cv2.dnn.readNetFromONNX(str(onnx_path))
+    f16 = z["f16"][:1].astype(np.float32)
+    f32 = z["f32"][:1].astype(np.float32)
+    net.setInput(f16, "f16")
+    net.setInput(f32, "f32")
+    cv_out = net.forward()
+    with torch.no_grad():
+        t_out = final(torch.from_numpy(f16), torch.from_numpy(f32)).numpy()
+    diff = float(np.abs(cv_out - t_out).max())
+    print(f"exported {onnx_path} ({onnx_path.stat().st_size} bytes), OpenCV vs torch max diff {diff:.2e}")
+    metrics = dict(
+        recipe="tools/smoke/train_smoke_head.py", seed=SEED, epochs=EPOCHS, view_threshold=VIEW_THRESHOLD,
+        views=int(view.max() + 1), images=n_img, positives=int(labels_img.sum()),
+        negatives=int((labels_img == 0).sum()), cv=f"{FOLDS}-fold grouped by camera view", average_precision=ap,
+        threshold=th, at_threshold=at, at_0_5=at05, per_view=per_view, opencv_torch_max_diff=diff,
+    )
+    (OUT_DIR / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    print(f"done in {time.time() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
