@@ -25,6 +25,7 @@ Result<std::unique_ptr<MqttClient>> MqttClient::create(MqttOptions opts) {
   mosquitto_disconnect_callback_set(c->mosq_, &MqttClient::cb_disconnect);
   mosquitto_publish_callback_set(c->mosq_, &MqttClient::cb_publish);
   mosquitto_message_callback_set(c->mosq_, &MqttClient::cb_message);
+  mosquitto_subscribe_callback_set(c->mosq_, &MqttClient::cb_subscribe);
   mosquitto_max_inflight_messages_set(c->mosq_, static_cast<unsigned>(c->opts_.max_inflight));
   mosquitto_reconnect_delay_set(c->mosq_, static_cast<unsigned>(std::max(1, b.reconnect_min_ms / 1000)),
                                 static_cast<unsigned>(std::max(1, b.reconnect_max_ms / 1000)), true);
@@ -91,9 +92,22 @@ void MqttClient::cb_connect(mosquitto* m, void* self, int rc) {
     spdlog::warn("mqtt {}: connection refused: {}", c->opts_.broker.client_id, mosquitto_connack_string(rc));
     return;
   }
+  if (c->subs_.empty()) {
+    c->connected_ = true;
+    if (c->on_state_) c->on_state_(true);
+    return;
+  }
+  // Ready only once the broker has confirmed every subscription (SUBACK).
+  c->pending_subs_ = static_cast<int>(c->subs_.size());
   for (const auto& [topic, qos] : c->subs_) mosquitto_subscribe(m, nullptr, topic.c_str(), qos);
-  c->connected_ = true;
-  if (c->on_state_) c->on_state_(true);
+}
+
+void MqttClient::cb_subscribe(mosquitto*, void* self, int, int, const int*) {
+  auto* c = static_cast<MqttClient*>(self);
+  if (--c->pending_subs_ == 0) {
+    c->connected_ = true;
+    if (c->on_state_) c->on_state_(true);
+  }
 }
 
 void MqttClient::cb_disconnect(mosquitto*, void* self, int rc) {

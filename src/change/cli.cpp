@@ -115,6 +115,13 @@ std::vector<fs::path> images_in(const fs::path& dir) {
   return out;
 }
 
+// Runs the detector once per image of a pair (compare() asks for both images, and eval compares both ways).
+TransientMasker pair_masker(const TransientMasker& m, const cv::Mat& a, const cv::Mat& b) {
+  if (!m) return {};
+  cv::Mat ma = m(a), mb = m(b);
+  return [a, ma, mb](const cv::Mat& bgr) { return bgr.data == a.data ? ma : mb; };
+}
+
 int run_eval(const Common& c, const std::string& data, bool verbose) {
   CompareOptions opt;
   TransientMasker masker;
@@ -134,8 +141,9 @@ int run_eval(const Common& c, const std::string& data, bool verbose) {
       auto ib = load_image((d / "B" / name).string());
       cv::Mat lab = cv::imread((d / "label" / name).string(), cv::IMREAD_GRAYSCALE);
       if (!ia || !ib || lab.empty()) return cli::fail(cli::kRuntimeError, fmt::format("{}: incomplete pair", name.string()));
-      auto r = compare(*ia, *ib, opt, {}, masker);
-      auto rs = compare(*ib, *ia, opt, {}, masker);
+      TransientMasker pm = pair_masker(masker, *ia, *ib);
+      auto r = compare(*ia, *ib, opt, {}, pm);
+      auto rs = compare(*ib, *ia, opt, {}, pm);
       if (!r || !rs) return cli::fail(cli::kRuntimeError, fmt::format("{}: compare failed", name.string()));
       cv::Mat gt = lab > 127, pr = r->mask > 127;
       double t = cv::countNonZero(gt & pr), p = cv::countNonZero(pr), g = cv::countNonZero(gt);
@@ -181,11 +189,20 @@ int run_eval(const Common& c, const std::string& data, bool verbose) {
       auto first = load_image(frames[0].string());
       if (!first) return cli::fail(cli::kRuntimeError, first.error().message);
       int flagged = 0, asym = 0, moved = 0, lowvis = 0;
+      cv::Mat first_mask;
       for (size_t i = 1; i < frames.size(); ++i) {
         auto img = load_image(frames[i].string());
         if (!img) return cli::fail(cli::kRuntimeError, img.error().message);
-        auto r = compare(*first, *img, opt, {}, masker);
-        auto rs = compare(*img, *first, opt, {}, masker);
+        if (masker && first_mask.empty()) first_mask = masker(*first);
+        TransientMasker pm;
+        if (masker) {
+          cv::Mat m2 = masker(*img);
+          const cv::Mat f = *first;
+          cv::Mat fm = first_mask;
+          pm = [f, fm, m2](const cv::Mat& bgr) { return bgr.data == f.data ? fm : m2; };
+        }
+        auto r = compare(*first, *img, opt, {}, pm);
+        auto rs = compare(*img, *first, opt, {}, pm);
         if (!r || !rs) return cli::fail(cli::kRuntimeError, fmt::format("{}: compare failed", frames[i].string()));
         flagged += r->changed;
         asym += (r->changed != rs->changed);

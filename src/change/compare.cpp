@@ -40,7 +40,6 @@ Status validate(const CompareOptions& o) {
   if (!(o.min_registration_corr >= 0 && o.min_registration_corr < 1))
     return bad("min_registration_corr", "must be in [0,1)");
   if (!(o.max_shift_fraction > 0 && o.max_shift_fraction <= 1)) return bad("max_shift_fraction", "must be in (0,1]");
-  if (!(o.small_shift_px >= 0 && o.small_shift_px <= 100)) return bad("small_shift_px", "must be in 0..100");
   if (!(o.max_rotation_deg > 0 && o.max_rotation_deg <= 90)) return bad("max_rotation_deg", "must be in (0,90]");
   if (!(o.min_visibility_ratio >= 0 && o.min_visibility_ratio <= 1))
     return bad("min_visibility_ratio", "must be in [0,1]");
@@ -85,16 +84,27 @@ cv::Matx33d half_euclidean(const cv::Matx33d& w) {
 struct RegOut {
   Registration reg;      // in working pixels until scaled
   cv::Matx33d warp = cv::Matx33d::eye();  // cur(W x) ~ ref(x), working pixels
-  bool ok = false;
+  double identity_corr = 0;
 };
+
+double ncc(const cv::Mat& a, const cv::Mat& b) {
+  cv::Scalar ma, sa, mb, sb;
+  cv::meanStdDev(a, ma, sa);
+  cv::meanStdDev(b, mb, sb);
+  cv::Mat za = a - ma[0], zb = b - mb[0];
+  double den = sa[0] * sb[0] * static_cast<double>(a.total());
+  return den > 0 ? za.dot(zb) / den : 0;
+}
 
 RegOut register_pair(const cv::Mat& gm_ref, const cv::Mat& gm_cur) {
   RegOut out;
-  // Coarse translation by phase correlation on gradient magnitude, at most 256 px on the long side.
+  // Coarse translation by phase correlation on gradient magnitude, at most 256 px on the long side, refined by
+  // ECC (Euclidean). identity_corr tells how well the images agree without any motion.
   double s = std::min(1.0, 256.0 / std::max(gm_ref.cols, gm_ref.rows));
   cv::Mat a, b;
   cv::resize(gm_ref, a, cv::Size(), s, s, cv::INTER_AREA);
   cv::resize(gm_cur, b, cv::Size(), s, s, cv::INTER_AREA);
+  out.identity_corr = ncc(a, b);
   cv::Mat win;
   cv::createHanningWindow(win, a.size(), CV_32F);
   cv::Point2d shift = cv::phaseCorrelate(a, b, win);
@@ -110,24 +120,12 @@ RegOut register_pair(const cv::Mat& gm_ref, const cv::Mat& gm_cur) {
   } catch (const cv::Exception&) {
     out.reg.converged = false;
   }
-  if (!out.reg.converged) {
-    // Correlation at the phase-correlation shift, for the report.
-    cv::Mat bw;
-    cv::warpAffine(b, bw, cv::Mat(w), a.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP);
-    cv::Scalar ma, sa, mb, sb;
-    cv::meanStdDev(a, ma, sa);
-    cv::meanStdDev(bw, mb, sb);
-    cv::Mat za = a - ma[0], zb = bw - mb[0];
-    double den = sa[0] * sb[0] * static_cast<double>(a.total());
-    corr = den > 0 ? za.dot(zb) / den : 0;
-  }
   out.reg.correlation = corr;
   cv::Matx33d ws = to33(cv::Matx23d(w(0, 0), w(0, 1), w(0, 2) / s, w(1, 0), w(1, 1), w(1, 2) / s));
   out.warp = ws;
   out.reg.dx = ws(0, 2);
   out.reg.dy = ws(1, 2);
   out.reg.rotation_deg = std::atan2(ws(1, 0), ws(0, 0)) * 180.0 / CV_PI;
-  out.ok = true;
   return out;
 }
 
@@ -191,16 +189,19 @@ Result<CompareResult> compare(const cv::Mat& reference, const cv::Mat& current, 
   res.registration.dx /= scale;
   res.registration.dy /= scale;
   const double diag = std::hypot(ws.width, ws.height);
-  // A camera that moved shows a clear motion estimate. A low correlation with a negligible motion means that
-  // much of the content differs (large change or a different season), not that the view moved: compare as is.
+  // The motion estimate is trusted when ECC converged to a correlation above the floor and better than leaving
+  // the images as they are. A trusted motion beyond the limits means the view moved (reported, not compared).
+  // An untrusted estimate means the content itself differs a lot (large change, another season): the images
+  // are compared as they are, since fixed cameras and PTZ presets return to within a few pixels.
   const double motion = std::hypot(reg.reg.dx, reg.reg.dy);
-  const bool reliable = reg.reg.converged && reg.reg.correlation >= opt.min_registration_corr;
-  if (motion > opt.max_shift_fraction * diag || std::abs(reg.reg.rotation_deg) > opt.max_rotation_deg ||
-      (!reliable && motion > opt.small_shift_px * pool_scale)) {
+  const bool trusted = reg.reg.converged && reg.reg.correlation >= opt.min_registration_corr &&
+                       reg.reg.correlation >= reg.identity_corr;
+  res.registration.identity_correlation = reg.identity_corr;
+  if (trusted && (motion > opt.max_shift_fraction * diag || std::abs(reg.reg.rotation_deg) > opt.max_rotation_deg)) {
     res.status = CompareStatus::view_moved;
     return res;
   }
-  if (!reliable) {
+  if (!trusted) {
     reg.warp = cv::Matx33d::eye();
     res.registration.dx = res.registration.dy = res.registration.rotation_deg = 0;
   }

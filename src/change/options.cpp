@@ -34,7 +34,6 @@ Status set_option(CompareOptions& opt, std::string_view a) {
       {"transient_dilate", [&](double v) { opt.transient_dilate = v; return true; }},
       {"min_registration_corr", [&](double v) { opt.min_registration_corr = v; return true; }},
       {"max_shift_fraction", [&](double v) { opt.max_shift_fraction = v; return true; }},
-      {"small_shift_px", [&](double v) { opt.small_shift_px = v; return true; }},
       {"max_rotation_deg", [&](double v) { opt.max_rotation_deg = v; return true; }},
       {"min_visibility_ratio", [&](double v) { opt.min_visibility_ratio = v; return true; }},
       {"min_mean_luma", [&](double v) { opt.min_mean_luma = v; return true; }},

@@ -10,8 +10,7 @@ namespace tw::change {
 
 const std::vector<std::string>& transient_classes() {
   static const std::vector<std::string> k{
-      "person", "bicycle", "car", "motorbike", "bus", "truck", "train", "boat", "aeroplane",
-      "bird", "cat", "dog", "horse", "sheep", "cow", "umbrella", "bench", "chair", "diningtable",
+      "person", "bicycle", "car", "motorbike", "bus", "truck", "bird", "cat", "dog", "horse", "sheep", "cow", "umbrella", "bench", "chair", "diningtable",
       "suitcase", "backpack", "handbag", "kite"};
   return k;
 }
@@ -26,7 +25,10 @@ Result<TransientMasker> make_detector_masker(float score_threshold) {
   std::shared_ptr<tw::video::Detector> d(std::move(det.value()));
   TransientMasker m = [d](const cv::Mat& bgr) {
     cv::Mat mask = cv::Mat::zeros(bgr.size(), CV_8U);
+    const double max_area = 0.15 * static_cast<double>(bgr.total());
     for (const auto& box : d->detect(bgr)) {
+      // A "transient" covering a large part of the view is more likely a misdetected structure: keep it.
+      if (static_cast<double>(box.x1 - box.x0) * static_cast<double>(box.y1 - box.y0) > max_area) continue;
       cv::Rect r(cv::Point(static_cast<int>(box.x0), static_cast<int>(box.y0)),
                  cv::Point(static_cast<int>(std::ceil(box.x1)), static_cast<int>(std::ceil(box.y1))));
       r &= cv::Rect(0, 0, bgr.cols, bgr.rows);

@@ -261,8 +261,13 @@ void Hub::note_site(const Message& m) {
       s.lon = p.value("lon", 0.0);
       s.height_m = p.value("height_m", 0.0);
       s.info = p.value("info", nlohmann::json::object());
-      s.status = p.value("state", "online");
       s.last_seen_ms = tw::now_ms();
+      {
+        // The status transition itself (and its alarm) is made by set_online below.
+        std::lock_guard lock(sites_mu_);
+        auto it = sites_.find(s.id);
+        s.status = it != sites_.end() ? it->second.status : "unknown";
+      }
       if (auto st = store_->upsert_site(s); !st) spdlog::error("hub: site {}: {}", s.id, st.error().message);
       {
         std::lock_guard lock(sites_mu_);

@@ -81,15 +81,18 @@ std::vector<AlarmChange> PowerAlarms::on_sample(const std::string& site, const P
     return out;
   }
   st.last_ts = s.ts_ms;
-  auto set = [&](const std::string& type, bool on, const std::string& severity, const std::string& message,
-                 nlohmann::json details) {
+  // Builds the message and details only when the alarm actually changes state (the common case
+  // is no change, and formatting dominates the per-message cost otherwise).
+  auto set = [&](const char* type, bool on, const char* severity, auto&& message, auto&& details) {
     bool& a = st.active[type];
     if (a == on) return;
     a = on;
-    out.push_back(AlarmChange{on ? AlarmAction::raise : AlarmAction::clear, site, type, severity, message,
-                              std::move(details), s.ts_ms});
+    out.push_back(AlarmChange{on ? AlarmAction::raise : AlarmAction::clear, site, type, severity, message(),
+                              details(), s.ts_ms});
   };
-  if (st.active["site_offline"]) set("site_offline", false, "major", "site is reporting again", {});
+  auto none = [] { return nlohmann::json::object(); };
+  if (st.active["site_offline"])
+    set("site_offline", false, "major", [] { return std::string("site is reporting again"); }, none);
 
   std::optional<Estimate> est;
   if (cfg_.model) {
@@ -117,35 +120,45 @@ std::vector<AlarmChange> PowerAlarms::on_sample(const std::string& site, const P
   st.mains_ok_count = s.mains_v >= cfg_.mains_ok_v ? st.mains_ok_count + 1 : 0;
   if (st.mains_low_count >= cfg_.debounce_samples)
     set("mains_outage", true, gen ? "minor" : "major",
-        gen ? fmt::format("mains failed ({:.0f} V), generator running", s.mains_v)
-            : fmt::format("mains failed ({:.0f} V), site on battery", s.mains_v),
-        base());
+        [&] {
+          return gen ? fmt::format("mains failed ({:.0f} V), generator running", s.mains_v)
+                     : fmt::format("mains failed ({:.0f} V), site on battery", s.mains_v);
+        },
+        base);
   if (st.mains_ok_count >= cfg_.debounce_samples)
-    set("mains_outage", false, "major", fmt::format("mains restored ({:.0f} V)", s.mains_v), base());
+    set("mains_outage", false, "major", [&] { return fmt::format("mains restored ({:.0f} V)", s.mains_v); }, base);
 
   // Low runtime.
   const double thr_s = cfg_.low_runtime_min * 60.0;
   if (on_battery && runtime && *runtime < thr_s) {
-    auto d = base();
-    d["threshold_s"] = thr_s;
     set("low_runtime", true, "critical",
-        fmt::format("battery runtime {} below {} (SoC {:.0f} %)", fmt_min(*runtime), fmt_min(thr_s),
-                    soc ? *soc * 100 : -1.0),
-        d);
+        [&] {
+          return fmt::format("battery runtime {} below {} (SoC {:.0f} %)", fmt_min(*runtime), fmt_min(thr_s),
+                             soc ? *soc * 100 : -1.0);
+        },
+        [&] {
+          auto d = base();
+          d["threshold_s"] = thr_s;
+          return d;
+        });
   } else if ((!on_battery && !st.active["mains_outage"]) || (runtime && *runtime >= 1.25 * thr_s)) {
     set("low_runtime", false, "critical",
-        on_battery ? fmt::format("battery runtime back to {}", fmt_min(runtime.value_or(0))) : "site back on mains",
-        base());
+        [&] {
+          return on_battery ? fmt::format("battery runtime back to {}", fmt_min(runtime.value_or(0)))
+                            : std::string("site back on mains");
+        },
+        base);
   }
 
   // Battery over-temperature.
   if (s.battery_temp_c) {
-    nlohmann::json d{{"battery_temp_c", *s.battery_temp_c}, {"max_temp_c", cfg_.max_temp_c}};
-    if (*s.battery_temp_c > cfg_.max_temp_c)
-      set("over_temperature", true, "major", fmt::format("battery at {:.1f} °C (limit {:.0f} °C)", *s.battery_temp_c,
-                                                          cfg_.max_temp_c), d);
-    else if (*s.battery_temp_c < cfg_.max_temp_c - cfg_.temp_hysteresis_c)
-      set("over_temperature", false, "major", fmt::format("battery back to {:.1f} °C", *s.battery_temp_c), d);
+    const double temp = *s.battery_temp_c;
+    auto d = [&] { return nlohmann::json{{"battery_temp_c", temp}, {"max_temp_c", cfg_.max_temp_c}}; };
+    if (temp > cfg_.max_temp_c)
+      set("over_temperature", true, "major",
+          [&] { return fmt::format("battery at {:.1f} °C (limit {:.0f} °C)", temp, cfg_.max_temp_c); }, d);
+    else if (temp < cfg_.max_temp_c - cfg_.temp_hysteresis_c)
+      set("over_temperature", false, "major", [&] { return fmt::format("battery back to {:.1f} °C", temp); }, d);
   }
 
   // Blocks: imbalance and collapse (disconnection).
@@ -162,29 +175,37 @@ std::vector<AlarmChange> PowerAlarms::on_sample(const std::string& site, const P
         if (std::abs(s.block_v[i] - med) > worst) { worst = std::abs(s.block_v[i] - med); worst_i = i; }
       double frac = worst / med;
       st.imbalance_count = frac > cfg_.imbalance_frac ? st.imbalance_count + 1 : 0;
-      nlohmann::json d{{"block", worst_i}, {"block_v", s.block_v[worst_i]}, {"median_v", med},
-                       {"deviation_frac", frac}};
+      auto d = [&] {
+        return nlohmann::json{{"block", worst_i}, {"block_v", s.block_v[worst_i]}, {"median_v", med},
+                              {"deviation_frac", frac}};
+      };
       if (st.imbalance_count >= cfg_.debounce_samples)
         set("block_imbalance", true, "minor",
-            fmt::format("block {} at {:.3f} V deviates {:.1f} % from the median {:.3f} V", worst_i, s.block_v[worst_i],
-                        frac * 100, med),
+            [&] {
+              return fmt::format("block {} at {:.3f} V deviates {:.1f} % from the median {:.3f} V", worst_i,
+                                 s.block_v[worst_i], frac * 100, med);
+            },
             d);
       else if (frac < 0.6 * cfg_.imbalance_frac)
-        set("block_imbalance", false, "minor", "block voltages balanced again", d);
+        set("block_imbalance", false, "minor", [] { return std::string("block voltages balanced again"); }, d);
     }
   }
 
   // Possible theft: battery disconnected with the door open or while the site needs the battery.
   const bool disconnected = (s.battery_connected && !*s.battery_connected) || blocks_collapsed;
   const bool door = s.door_open.value_or(false);
-  nlohmann::json td{{"door_open", door}, {"on_battery", on_battery}, {"battery_connected", !disconnected}};
+  auto td = [&] {
+    return nlohmann::json{{"door_open", door}, {"on_battery", on_battery}, {"battery_connected", !disconnected}};
+  };
   if (disconnected && (door || on_battery))
     set("battery_theft", true, "critical",
-        door ? "battery disconnected with the cabinet door open: possible theft"
-             : "battery disconnected while the site is on battery: possible theft",
+        [&] {
+          return std::string(door ? "battery disconnected with the cabinet door open: possible theft"
+                                  : "battery disconnected while the site is on battery: possible theft");
+        },
         td);
   else if (!disconnected && !door)
-    set("battery_theft", false, "critical", "battery reconnected and door closed", td);
+    set("battery_theft", false, "critical", [] { return std::string("battery reconnected and door closed"); }, td);
 
   st.on_battery = on_battery;
   st.last_soc = soc;

@@ -222,6 +222,26 @@ double DischargeModel::capacity_ah(double current_a) const {
   return table_ah_[i] + f * (table_ah_[i + 1] - table_ah_[i]);
 }
 
+double DischargeModel::runtime_constant_power_s(double q_ah, double power_w, double soh) const {
+  if (power_w <= 0 || soh <= 0) return 0;
+  const double dq = 0.005 * rated_ah() * soh;
+  double q = std::max(0.0, q_ah), t = 0;
+  double i = power_w / ocv(q / soh);
+  for (int step = 0; step < 100000; ++step) {
+    for (int it = 0; it < 3; ++it) {
+      auto v = voltage(q / soh, i);
+      if (!v || *v <= 0) return t;
+      i = power_w / *v;
+    }
+    double cap = capacity_ah(i) * soh;
+    if (q >= cap) return t;
+    double h = std::min(dq, cap - q);
+    t += h * 3600.0 / i;
+    q += h;
+  }
+  return t;
+}
+
 double DischargeModel::ocv(double q_ah) const {
   if (ocv_.empty()) return 0;
   double x = std::clamp(q_ah / kGridStep, 0.0, static_cast<double>(ocv_.size() - 1));

@@ -90,8 +90,12 @@ const Estimate& BatteryEstimator::update(const PowerSample& s) {
   est_.on_battery = i_cell < -rest_a_;
   if (est_.on_battery) {
     double i = -i_cell;
-    double usable = model_->capacity_ah(i) * est_.soh;
-    est_.runtime_s = std::max(0.0, usable - q_) * 3600.0 / i;
+    if (cfg_.constant_power) {
+      est_.runtime_s = model_->runtime_constant_power_s(q_, i * v_cell, est_.soh);
+    } else {
+      double usable = model_->capacity_ah(i) * est_.soh;
+      est_.runtime_s = std::max(0.0, usable - q_) * 3600.0 / i;
+    }
   } else {
     est_.runtime_s.reset();
   }

@@ -71,7 +71,7 @@ SimStep PowerSimulator::next() {
   } else if (outage) {
     double i_pack = pack_current_for_load(q_, load, v_cell);
     i_cell = i_pack / p;
-    if (v_cell <= model_->cutoff_v() || q_ >= model_->capacity_ah(i_cell)) {
+    if (v_cell <= 0 || q_ >= model_->capacity_ah(i_cell)) {
       down = true;  // low-voltage disconnect: the site goes dark
       i_cell = 0;
       v_cell = model_->ocv(q_);
@@ -86,8 +86,8 @@ SimStep PowerSimulator::next() {
   }
   st.site_down = down;
   if (!down && outage && !theft_gone) {
-    double cap = model_->capacity_ah(i_cell);
-    st.true_runtime_s = std::max(0.0, cap - q_) * 3600.0 / i_cell;
+    // Time to empty at the nominal load from the true state.
+    st.true_runtime_s = model_->runtime_constant_power_s(q_, cfg_.load_w / (s * p));
   }
   // Advance the charge over this step.
   q_ = std::max(0.0, q_ + i_cell * cfg_.step_s / 3600.0);

@@ -157,7 +157,8 @@ struct StationProcessor::Channel {
   double scale = 0;  // physical units per count
   FilterChain acc, vel, disp;
   std::size_t mask = 0;
-  std::vector<double> r_trig, r_a, r_v, r_d;
+  std::vector<double> r_trig, r_raw, r_a, r_v, r_d;
+  FilterChain pick_proto;  // fresh copy of the trigger filter for the zero-phase pick window
   std::vector<std::pair<std::int64_t, double>> pending;  // trigger index, cft at trigger
   std::vector<double> w, c, a, v, d;
   std::vector<TriggerWindow> closed;
@@ -252,6 +253,8 @@ StationProcessor::Channel& StationProcessor::channel(const Trace& t) {
   while (size < need) size <<= 1;
   ch->mask = size - 1;
   ch->r_trig.assign(size, 0.0);
+  ch->r_raw.assign(size, 0.0);
+  ch->pick_proto = ch->trig;
   if (ch->gm) {
     ch->r_a.assign(size, 0.0);
     ch->r_v.assign(size, 0.0);
@@ -289,7 +292,24 @@ std::vector<tw::Message> StationProcessor::feed(const Trace& chunk) {
       from = skip;
     }
   }
-  process(ch, chunk, from, out);
+  // Work in blocks small enough for the history rings, so picks can look back from any trigger.
+  const std::size_t block = std::max<std::size_t>(16, std::min<std::size_t>(256, (ch.mask + 1) / 4));
+  if (chunk.samples.size() - from <= block) {
+    process(ch, chunk, from, out);
+    return out;
+  }
+  Trace piece;
+  piece.network = chunk.network;
+  piece.station = chunk.station;
+  piece.location = chunk.location;
+  piece.channel = chunk.channel;
+  piece.sample_rate = chunk.sample_rate;
+  for (std::size_t i = from; i < chunk.samples.size(); i += block) {
+    const std::size_t e = std::min(chunk.samples.size(), i + block);
+    piece.start_us = chunk.time_us(i);
+    piece.samples.assign(chunk.samples.begin() + static_cast<std::ptrdiff_t>(i), chunk.samples.begin() + static_cast<std::ptrdiff_t>(e));
+    process(ch, piece, 0, out);
+  }
   return out;
 }
 
@@ -313,6 +333,7 @@ void StationProcessor::process(Channel& ch, const Trace& chunk, std::size_t from
   }
   const bool vert = is_vertical(ch.code);
   if (vert) {
+    for (std::size_t i = 0; i < n; ++i) ch.r_raw[static_cast<std::size_t>(first + static_cast<std::int64_t>(i)) & ch.mask] = ch.w[i];
     ch.trig.apply(ch.w);
     if (ch.rec) ch.rec->apply(ch.w, ch.c);
     else ch.cls->apply(ch.w, ch.c);
@@ -370,7 +391,25 @@ void StationProcessor::decide_pick(Channel& ch, std::int64_t trig_idx, double pe
   std::int64_t hi = std::min(trig_idx + post, ch.idx - 1);
   if (hi - lo < 16) return;
   std::vector<double> win(static_cast<std::size_t>(hi - lo + 1));
-  for (std::int64_t i = lo; i <= hi; ++i) win[static_cast<std::size_t>(i - lo)] = ch.r_trig[static_cast<std::size_t>(i) & ch.mask];
+  if (cfg_.pick_zero_phase) {
+    // Forward-backward filtering of the raw window, with a warm-up lead where the ring allows it.
+    const std::int64_t warm_lo = std::max({lo - static_cast<std::int64_t>(ch.fs), ch.seg_start_idx,
+                                           ch.idx - static_cast<std::int64_t>(ch.mask)});
+    std::vector<double> raw(static_cast<std::size_t>(hi - warm_lo + 1));
+    for (std::int64_t i = warm_lo; i <= hi; ++i) raw[static_cast<std::size_t>(i - warm_lo)] = ch.r_raw[static_cast<std::size_t>(i) & ch.mask];
+    const double base = raw.front();
+    for (double& v : raw) v -= base;
+    FilterChain f = ch.pick_proto;
+    f.reset();
+    f.apply(raw);
+    std::reverse(raw.begin(), raw.end());
+    f.reset();
+    f.apply(raw);
+    std::reverse(raw.begin(), raw.end());
+    std::copy(raw.begin() + (lo - warm_lo), raw.end(), win.begin());
+  } else {
+    for (std::int64_t i = lo; i <= hi; ++i) win[static_cast<std::size_t>(i - lo)] = ch.r_trig[static_cast<std::size_t>(i) & ch.mask];
+  }
   auto aic = aic_onset(win);
   std::int64_t onset = trig_idx;
   double half = 1;

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -57,6 +58,44 @@ double rect_iou(const cv::Rect& a, const cv::Rect& b) {
   return u > 0 ? inter / u : 0.0;
 }
 
+// Plays back recorded detections (tuning aid): frame index set before each feed().
+class ReplayDetector final : public Detector {
+ public:
+  ReplayDetector(std::vector<std::vector<Detection>> frames, std::vector<std::string> names)
+      : frames_(std::move(frames)), names_(std::move(names)) {}
+  std::vector<Detection> detect(const cv::Mat&) override {
+    return frame_ < frames_.size() ? frames_[frame_] : std::vector<Detection>{};
+  }
+  std::string name() const override { return "replay"; }
+  const std::vector<std::string>& class_names() const override { return names_; }
+  void set_frame(size_t i) { frame_ = i; }
+
+ private:
+  std::vector<std::vector<Detection>> frames_;
+  std::vector<std::string> names_;
+  size_t frame_ = 0;
+};
+
+// Records what the wrapped detector finds (tuning aid).
+class RecordingDetector final : public Detector {
+ public:
+  explicit RecordingDetector(std::unique_ptr<Detector> inner) : inner_(std::move(inner)) {}
+  std::vector<Detection> detect(const cv::Mat& bgr) override {
+    auto d = inner_->detect(bgr);
+    if (frame_ >= frames.size()) frames.resize(frame_ + 1);
+    frames[frame_] = d;
+    return d;
+  }
+  std::string name() const override { return inner_->name(); }
+  const std::vector<std::string>& class_names() const override { return inner_->class_names(); }
+  void set_frame(size_t i) { frame_ = i; }
+  std::vector<std::vector<Detection>> frames;
+
+ private:
+  std::unique_ptr<Detector> inner_;
+  size_t frame_ = 0;
+};
+
 }  // namespace
 
 Result<CountEval> evaluate_counting(const CountEvalOptions& opt) {
@@ -99,17 +138,58 @@ Result<CountEval> evaluate_counting(const CountEvalOptions& opt) {
   }
   auto gt = load_mot((dir / "gt" / "gt.txt").string(), scale, true);
   if (!gt) return gt.error();
-  auto an = CameraAnalyzer::create(cfg);
+  std::shared_ptr<ReplayDetector> replay;
+  std::shared_ptr<RecordingDetector> recorder;
+  std::shared_ptr<Detector> shared;
+  if (!opt.detections_cache.empty()) {
+    std::ifstream cin(opt.detections_cache);
+    DetectorConfig dc = cfg.detector;
+    dc.classes = cfg.classes;
+    auto real = make_detector(dc);
+    if (!real) return real.error();
+    if (cin) {
+      std::vector<std::vector<Detection>> frames;
+      std::string line;
+      while (std::getline(cin, line)) {
+        std::vector<Detection> v;
+        try {
+          for (const auto& d : nlohmann::json::parse(line))
+            v.push_back(Detection{d.at(0).get<float>(), d.at(1).get<float>(), d.at(2).get<float>(),
+                                  d.at(3).get<float>(), d.at(4).get<float>(), d.at(5).get<int>(),
+                                  d.at(6).get<std::string>()});
+        } catch (const nlohmann::json::exception& e) {
+          return make_error("bad_data", fmt::format("{}:{}: {}", opt.detections_cache, frames.size() + 1, e.what()));
+        }
+        frames.push_back(std::move(v));
+      }
+      replay = std::make_shared<ReplayDetector>(std::move(frames), (*real)->class_names());
+      shared = replay;
+    } else {
+      recorder = std::make_shared<RecordingDetector>(std::move(*real));
+      cfg.motion.enabled = false;
+      shared = recorder;
+    }
+  }
+  auto an = CameraAnalyzer::create(cfg, shared);
   if (!an) return an.error();
   auto& a = **an;
+  double next_ms = 0;
   std::vector<MotBox> hyp;
   std::vector<MotBox> prev;
   const auto t0 = std::chrono::steady_clock::now();
   auto n = for_each_frame(video, [&](const cv::Mat& f, std::int64_t i) {
     if (opt.max_frames > 0 && i >= opt.max_frames) return false;
-    (void)a.feed(f, static_cast<std::int64_t>(static_cast<double>(i) * 1000.0 / fps));
     const int frame = static_cast<int>(i + 1);
-    if (a.last_frame().detected) {
+    const double t_ms = static_cast<double>(i) * 1000.0 / fps;
+    bool analysed = true;
+    if (opt.analysis_fps > 0 && !recorder) {
+      analysed = t_ms + 1e-6 >= next_ms;
+      if (analysed) next_ms += 1000.0 / opt.analysis_fps;
+    }
+    if (replay) replay->set_frame(static_cast<size_t>(i));
+    if (recorder) recorder->set_frame(static_cast<size_t>(i));
+    if (analysed) (void)a.feed(f, static_cast<std::int64_t>(t_ms));
+    if (analysed && a.last_frame().detected) {
       prev.clear();
       for (const auto& t : a.last_frame().tracks)
         prev.push_back(MotBox{frame, t.id, t.box.x0, t.box.y0, t.box.width(), t.box.height()});
@@ -122,6 +202,15 @@ Result<CountEval> evaluate_counting(const CountEvalOptions& opt) {
   });
   ev.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!n) return n.error();
+  if (recorder) {
+    std::ofstream out(opt.detections_cache);
+    for (const auto& fr : recorder->frames) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& d : fr) j.push_back({d.x0, d.y0, d.x1, d.y1, d.score, d.class_id, d.label});
+      out << j.dump() << '\n';
+    }
+    if (!out) return make_error("io", fmt::format("{}: cannot write detections", opt.detections_cache));
+  }
   ev.frames = opt.max_frames > 0 ? std::min<std::int64_t>(*n, opt.max_frames) : *n;
   std::vector<MotBox> gt_used;
   for (const auto& b : *gt)
@@ -219,6 +308,11 @@ void add_eval_cli(CLI::App& app, cli::Context& ctx) {
     std::int64_t max_frames = 0;
     int threads = 0;
     double fps = 0;
+    std::string cache, input_size;
+    float score = -1;
+    float hyst = -1;
+    int min_hits = -1, max_lost = -1, track_min_hits = -1;
+    float high = -1, newt = -1, iou1 = -1;
   };
   auto ca = std::make_shared<CountArgs>();
   auto* counts = ev->add_subcommand("counts", "Line counts, MOTA and IDF1 against MOT ground truth (PETS09 default)");
@@ -226,6 +320,17 @@ void add_eval_cli(CLI::App& app, cli::Context& ctx) {
   counts->add_option("--max-frames", ca->max_frames, "Only the first N frames (truth recomputed from gt)");
   counts->add_option("--threads", ca->threads, "OpenCV threads");
   counts->add_flag("--no-motion-gate", ca->no_gate, "Run the detector on every frame");
+  counts->add_option("--fps", ca->fps, "Analyse at most this many frames per second");
+  counts->add_option("--detections-cache", ca->cache, "Tuning aid: replay/record detections (JSON lines)");
+  counts->add_option("--input-size", ca->input_size, "Detector input WxH (multiples of 32)");
+  counts->add_option("--score", ca->score, "Detector score threshold");
+  counts->add_option("--hysteresis", ca->hyst, "Line hysteresis in pixels");
+  counts->add_option("--min-track-hits", ca->min_hits, "Counter: minimum matched detections of a track");
+  counts->add_option("--max-lost", ca->max_lost, "Tracker: frames a lost track is kept");
+  counts->add_option("--confirm-hits", ca->track_min_hits, "Tracker: hits to confirm a track");
+  counts->add_option("--high", ca->high, "Tracker: high score threshold");
+  counts->add_option("--new-track", ca->newt, "Tracker: new track threshold");
+  counts->add_option("--iou-first", ca->iou1, "Tracker: first-stage minimum IoU");
   counts->add_flag("--json", ca->json, "JSON on stdout");
   counts->callback([ca, &ctx] {
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
@@ -234,6 +339,25 @@ void add_eval_cli(CLI::App& app, cli::Context& ctx) {
     o.dir = ca->dir.empty() ? (data_dir() / "video" / "pets09_s2l1").string() : ca->dir;
     o.max_frames = ca->max_frames;
     o.analyzer.motion.enabled = !ca->no_gate;
+    o.analysis_fps = ca->fps;
+    o.detections_cache = ca->cache;
+    if (!ca->input_size.empty()) {
+      int w = 0, h = 0;
+      if (std::sscanf(ca->input_size.c_str(), "%dx%d", &w, &h) != 2) {
+        ctx.exit_code = cli::fail(cli::kUsageError, "--input-size: expected WxH, e.g. 416x320");
+        return;
+      }
+      o.analyzer.detector.input_width = w;
+      o.analyzer.detector.input_height = h;
+    }
+    if (ca->score >= 0) o.analyzer.detector.score_threshold = ca->score;
+    if (ca->hyst >= 0) o.analyzer.counter.hysteresis_px = ca->hyst;
+    if (ca->min_hits >= 0) o.analyzer.counter.min_track_hits = ca->min_hits;
+    if (ca->max_lost >= 0) o.analyzer.tracker.max_lost_frames = ca->max_lost;
+    if (ca->track_min_hits >= 0) o.analyzer.tracker.min_hits = ca->track_min_hits;
+    if (ca->high >= 0) o.analyzer.tracker.high_threshold = ca->high;
+    if (ca->newt >= 0) o.analyzer.tracker.new_track_threshold = ca->newt;
+    if (ca->iou1 >= 0) o.analyzer.tracker.match_iou_first = ca->iou1;
     auto r = evaluate_counting(o);
     if (!r) {
       ctx.exit_code = cli::fail(cli::kRuntimeError, r.error().message);

@@ -126,7 +126,9 @@ TEST(BatteryEstimator, TracksChargeAndRuntimeOnAHeldOutCurve) {
   auto model = std::make_shared<const DischargeModel>(fit_cell("S001"));
   auto curve = load_discharge_curve(arts("S001", "3C"));
   ASSERT_TRUE(curve);
-  BatteryEstimator est(model, PackConfig{1, 1});
+  PackConfig pc{1, 1};
+  pc.constant_power = false;  // the recording is constant current
+  BatteryEstimator est(model, pc);
   est.set_q_used(0);
   const double i = curve->current_a;
   const std::size_t n = curve->q_ah.size();
@@ -163,7 +165,9 @@ TEST(BatteryEstimator, RestVoltageCorrectsAnUnknownStartingCharge) {
     s.dc_bus_v = 13 * v;
     s.battery_a = 0.02;
     est.update(s);
-    if (k == 29) EXPECT_LT(est.estimate().q_used_ah, 0.01);  // not rested long enough yet
+    if (k == 29) {
+      EXPECT_LT(est.estimate().q_used_ah, 0.01);  // not rested long enough yet
+    }
   }
   EXPECT_NEAR(est.estimate().q_used_ah, 1.5, 0.03);
   EXPECT_NEAR(est.estimate().soc, 1 - 1.5 / model->rated_ah(), 0.01);

@@ -314,6 +314,7 @@ TYPED_TEST_P(StoreContract, NearQueryUsesGeodesicDistance) {
   EXPECT_EQ(near_ids(15), (std::vector<std::string>{"p0", "p1", "p2", "p3", "p4"}));
   EXPECT_EQ(near_ids(100), (std::vector<std::string>{"p0", "p1", "p2", "p3", "p4", "p5", "p6"}));
   EXPECT_EQ(near_ids(0.5), (std::vector<std::string>{"p0"}));
+  EXPECT_EQ(near_ids(2000), (std::vector<std::string>{"p0", "p1", "p2", "p3", "p4", "p5", "p6"}));  // wide area
   // Combined with time window, kind, limit and order.
   EventQuery q;
   q.since_ms = 1700000000000 + 60000;

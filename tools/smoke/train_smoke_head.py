@@ -32,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from smoke_features import GRID, INPUT, Backbone, cluster_views, list_hpwren, repo_root, view_signature  # noqa: E402
 
 SEED = 7
-EPOCHS = 24
+PCA_DIMS = 24
+HIDDEN = 16
+EPOCHS = 25
 FOLDS = 5
 VIEW_THRESHOLD = 0.5
 CACHE = repo_root() / "build" / "wildfire_cache"
@@ -40,29 +42,61 @@ OUT_DIR = Path(__file__).resolve().parent
 
 
 class SmokeHead(nn.Module):
-    """Stride-16 heat-map head over YOLOX-nano PAN features. Output: per-cell smoke probability [N,1,26,26]."""
+    """Heat-map head over YOLOX-nano PAN features. Output: per-cell smoke probability [N,1,26,26].
 
-    def __init__(self, c16=128, c32=256, hidden=16):
+    proj16/proj32 are fixed PCA projections (fitted on the training views only), then each cell sees its own
+    projected features and their 3x3 mean (context), and a per-cell MLP (1x1 convolutions) scores it.
+    """
+
+    def __init__(self, k=PCA_DIMS, hidden=HIDDEN):
         super().__init__()
-        self.red16 = nn.Conv2d(c16, hidden, 1)
-        self.red32 = nn.Conv2d(c32, hidden, 1)
-        self.mix = nn.Conv2d(2 * hidden, hidden, 3, padding=1)
-        self.out = nn.Conv2d(hidden, 1, 1)
-        self.drop = nn.Dropout2d(0.2)
+        self.proj16 = nn.Conv2d(128, k, 1)
+        self.proj32 = nn.Conv2d(256, k, 1)
+        self.ctx = nn.AvgPool2d(3, stride=1, padding=1)
+        self.fc1 = nn.Conv2d(4 * k, hidden, 1)
+        self.fc2 = nn.Conv2d(hidden, 1, 1)
+        self.drop = nn.Dropout(0.1)
+        for p in list(self.proj16.parameters()) + list(self.proj32.parameters()):
+            p.requires_grad_(False)
 
-    def forward(self, f16, f32):
-        a = F.relu(self.red16(f16))
-        b = F.relu(self.red32(f32))
-        b = F.interpolate(b, scale_factor=2.0, mode="nearest")
-        x = F.relu(self.mix(self.drop(torch.cat([a, b], 1))))
-        return torch.sigmoid(self.out(x))
+    def set_pca(self, m16, w16, m32, w32):
+        with torch.no_grad():
+            self.proj16.weight.copy_(torch.from_numpy(w16)[:, :, None, None])
+            self.proj16.bias.copy_(torch.from_numpy(-w16 @ m16))
+            self.proj32.weight.copy_(torch.from_numpy(w32)[:, :, None, None])
+            self.proj32.bias.copy_(torch.from_numpy(-w32 @ m32))
+
+    def project(self, f16, f32):
+        a = self.proj16(f16)
+        b = F.interpolate(self.proj32(f32), scale_factor=2.0, mode="nearest")
+        x = torch.cat([a, b], 1)
+        return torch.cat([x, self.ctx(x)], 1)
+
+    def score_cells(self, x):
+        return self.fc2(self.drop(F.relu(self.fc1(x))))
 
     def logits(self, f16, f32):
-        a = F.relu(self.red16(f16))
-        b = F.relu(self.red32(f32))
-        b = F.interpolate(b, scale_factor=2.0, mode="nearest")
-        x = F.relu(self.mix(self.drop(torch.cat([a, b], 1))))
-        return self.out(x)
+        return self.score_cells(self.project(f16, f32))
+
+    def forward(self, f16, f32):
+        return torch.sigmoid(self.logits(f16, f32))
+
+
+def fit_pca(f, valid, k, stride):
+    """Top-k principal directions of per-cell features [N,C,H,W] over valid cells (every `stride`-th frame)."""
+    x = f[::stride]
+    v = valid[::stride]
+    if x.shape[-1] != v.shape[-1]:
+        v = v[:, ::2, ::2]
+    c = x.shape[1]
+    cells = np.transpose(x, (0, 2, 3, 1)).reshape(-1, c)[v.reshape(-1) > 0].astype(np.float64)
+    mean = cells.mean(0)
+    cov = np.cov((cells - mean).T)
+    w, vec = np.linalg.eigh(cov)
+    order = np.argsort(-w)[:k]
+    # Whitened: unit variance per component keeps the MLP's scale sane.
+    proj = (vec[:, order] / np.sqrt(w[order] + 1e-6)).T
+    return mean.astype(np.float32), proj.astype(np.float32)
 
 
 def cell_target(box, r, flip: bool, width: int):
@@ -125,13 +159,23 @@ def image_scores(heat: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
 def train(z, rows, epochs=EPOCHS, seed=SEED):
     torch.manual_seed(seed)
     np.random.seed(seed)
-    f16 = torch.from_numpy(z["f16"][rows].astype(np.float32))
-    f32 = torch.from_numpy(z["f32"][rows].astype(np.float32))
-    tgt = torch.from_numpy(z["target"][rows])
-    val = torch.from_numpy(z["valid"][rows])
-    lab = torch.from_numpy(z["label"][rows].astype(np.float32))
     model = SmokeHead()
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
+    model.set_pca(*fit_pca(z["f16"][rows], z["valid"][rows], PCA_DIMS, 2),
+                  *fit_pca(z["f32"][rows], z["valid"][rows], PCA_DIMS, 2))
+    with torch.no_grad():  # the projection is fixed: project once
+        feats = torch.cat([model.project(torch.from_numpy(z["f16"][rows[s:s + 128]]),
+                                         torch.from_numpy(z["f32"][rows[s:s + 128]]))
+                           for s in range(0, len(rows), 128)])
+    # Per-cell features as rows of a matrix: the MLP is two GEMMs (much cheaper than convolutions on CPU).
+    feats = feats.flatten(2).transpose(1, 2).contiguous()  # [n, 676, 4k]
+    tgt = torch.from_numpy(z["target"][rows]).flatten(1)
+    val = torch.from_numpy(z["valid"][rows]).flatten(1)
+    lab = torch.from_numpy(z["label"][rows].astype(np.float32))
+    fc1 = nn.Linear(feats.shape[2], HIDDEN)
+    fc2 = nn.Linear(HIDDEN, 1)
+    drop = nn.Dropout(0.1)
+    params = list(fc1.parameters()) + list(fc2.parameters())
+    opt = torch.optim.AdamW(params, lr=5e-3, weight_decay=1e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     n = len(rows)
     # Negatives are rarer than positives: weight them up in the image-level term.
@@ -140,18 +184,16 @@ def train(z, rows, epochs=EPOCHS, seed=SEED):
     for ep in range(epochs):
         if ep == 1:
             print(f"    epoch time {time.time() - t0:.1f}s", flush=True)
-        model.train()
         perm = torch.randperm(n)
         for s in range(0, n, 32):
             b = perm[s:s + 32]
-            lg = model.logits(f16[b], f32[b])[:, 0]
+            lg = fc2(drop(F.relu(fc1(feats[b]))))[..., 0]  # [B, 676]
             v = val[b]
             cell = F.binary_cross_entropy_with_logits(lg, tgt[b], reduction="none")
-            pos = tgt[b]
-            w = v * (1.0 + 4.0 * pos)
+            w = v * (1.0 + 4.0 * tgt[b])
             loss_cell = (cell * w).sum() / w.sum()
             # Multiple-instance term: the strongest cell of a frame says whether the frame has smoke.
-            mx = (lg + (v - 1) * 1e4).flatten(1).max(1).values
+            mx = (lg + (v - 1) * 1e4).max(1).values
             wi = torch.where(lab[b] > 0.5, torch.ones_like(mx), torch.full_like(mx, wneg))
             loss_img = (F.binary_cross_entropy_with_logits(mx, lab[b], reduction="none") * wi).mean()
             loss = loss_cell + loss_img
@@ -159,6 +201,11 @@ def train(z, rows, epochs=EPOCHS, seed=SEED):
             loss.backward()
             opt.step()
         sched.step()
+    with torch.no_grad():  # the same weights as 1x1 convolutions, for the exported graph
+        model.fc1.weight.copy_(fc1.weight[:, :, None, None])
+        model.fc1.bias.copy_(fc1.bias)
+        model.fc2.weight.copy_(fc2.weight[:, :, None, None])
+        model.fc2.bias.copy_(fc2.bias)
     model.eval()
     return model
 
@@ -168,7 +215,7 @@ def predict(model, z, rows):
     out = []
     for s in range(0, len(rows), 64):
         r = rows[s:s + 64]
-        h = model(torch.from_numpy(z["f16"][r].astype(np.float32)), torch.from_numpy(z["f32"][r].astype(np.float32)))
+        h = model(torch.from_numpy(z["f16"][r]), torch.from_numpy(z["f32"][r]))
         out.append(image_scores(h, torch.from_numpy(z["valid"][r])).numpy())
     return np.concatenate(out)
 
@@ -245,10 +292,10 @@ def fold_identity(m):
 
 
 def main():
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     t0 = time.time()
     z = extract()
-    z = {k: z[k] for k in z.files}
+    z = {k: (z[k].astype(np.float32) if k in ("f16", "f32") else z[k]) for k in z.files}
     print(f"features ready ({len(z['label'])} rows) {time.time() - t0:.0f}s", flush=True)
     view = cluster_views(z["sig"], VIEW_THRESHOLD)
     n_img = len(z["sig"])
@@ -262,6 +309,7 @@ def main():
     for v in range(FOLDS):
         test_rows = np.where((row_fold == v) & (np.arange(len(row_view)) % 2 == 0))[0]  # unflipped only
         train_rows = np.where(row_fold != v)[0]
+        train_rows = train_rows[train_rows % 2 == 0]  # unflipped only in the folds (CPU budget); final uses both
         m = train(z, train_rows)
         s = predict(m, z, test_rows)
         oof[z["index"][test_rows]] = s
@@ -296,7 +344,19 @@ def main():
         t_out = final(torch.from_numpy(f16), torch.from_numpy(f32)).numpy()
     diff = float(np.abs(cv_out - t_out).max())
     print(f"exported {onnx_path} ({onnx_path.stat().st_size} bytes), OpenCV vs torch max diff {diff:.2e}")
+    # Golden scores through OpenCV end to end (backbone + exported head), checked by the C++ tests.
+    golden = {}
+    bb = Backbone()
+    items = list_hpwren()
+    picks = [it for it in items if it[1] == 1][:3] + [it for it in items if it[1] == 0][:3]
+    for p, label, _ in picks:
+        f16g, f32g, r, nw, nh = bb.features(cv2.imread(str(p)))
+        net.setInput(f16g[None], "f16")
+        net.setInput(f32g[None], "f32")
+        heat = net.forward()[0, 0][: int(np.ceil(nh / 16)), : int(np.ceil(nw / 16))]
+        golden[f"{p.parent.name}/{p.name}"] = float(heat.max())
     metrics = dict(
+        golden_scores=golden,
         recipe="tools/smoke/train_smoke_head.py", seed=SEED, epochs=EPOCHS, view_threshold=VIEW_THRESHOLD,
         views=int(view.max() + 1), images=n_img, positives=int(labels_img.sum()),
         negatives=int((labels_img == 0).sum()), cv=f"{FOLDS}-fold grouped by camera view", average_precision=ap,

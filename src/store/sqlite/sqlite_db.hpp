@@ -26,6 +26,10 @@ class Stmt {
   void bind(int i, std::string_view v) {
     sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
+  // The caller keeps `v` alive and unchanged until the statement is stepped and reset.
+  void bind_static(int i, std::string_view v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
   void bind_null(int i) { sqlite3_bind_null(st_, i); }
   // Steps once: true = a row is available, false = done, Error otherwise.
   Result<bool> step();

@@ -24,7 +24,7 @@ using detail::has_coords;
 // Migrations, applied in order; schema_version holds the highest one applied. Never edit an applied
 // migration: append a new one.
 const char* const kMigrations[] = {
-    // 1: sites, events (+ R*Tree over lat, lon and time), alarms and their history.
+    // 1: sites, events (+ a grid-cell/time index for near queries), alarms and their history.
     R"sql(
 CREATE TABLE sites(
   id TEXT PRIMARY KEY,
@@ -41,11 +41,11 @@ CREATE TABLE events(
   ts_ms INTEGER NOT NULL,
   received_ms INTEGER NOT NULL,
   lat REAL, lon REAL,
+  cell INTEGER,
   payload TEXT NOT NULL);
 CREATE INDEX events_ts ON events(ts_ms);
-CREATE INDEX events_site_ts ON events(site, ts_ms);
 CREATE INDEX events_kind_ts ON events(kind, ts_ms);
-CREATE VIRTUAL TABLE events_rtree USING rtree(seq, min_lat, max_lat, min_lon, max_lon, min_t, max_t);
+CREATE INDEX events_cell_ts ON events(cell, ts_ms) WHERE cell IS NOT NULL;
 CREATE TABLE alarms(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   source TEXT NOT NULL, type TEXT NOT NULL,
@@ -117,6 +117,31 @@ Result<AlarmRecord> read_alarm(Stmt& s) {
 }
 
 std::string json_array(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+// Grid cells of kCellDeg degrees index event locations (events_cell_ts). 0.25 degrees is about 28 km of
+// latitude: a 30 km evidence query touches about 12 cells.
+constexpr double kCellDeg = 0.25;
+constexpr std::int64_t kLonCells = static_cast<std::int64_t>(360.0 / kCellDeg) + 1;
+constexpr size_t kMaxCells = 400;
+
+std::int64_t lat_index(double lat) { return static_cast<std::int64_t>(std::floor((lat + 90.0) / kCellDeg)); }
+std::int64_t lon_index(double lon) { return static_cast<std::int64_t>(std::floor((lon + 180.0) / kCellDeg)); }
+std::int64_t grid_cell(double lat, double lon) { return lat_index(lat) * kLonCells + lon_index(lon); }
+
+// Cells overlapping the box; false when there would be more than kMaxCells.
+bool cells_in_box(const detail::BoundingBox& b, std::vector<std::int64_t>& out) {
+  const std::int64_t la0 = lat_index(b.min_lat), la1 = lat_index(b.max_lat);
+  auto add_range = [&](double lo, double hi) {
+    const std::int64_t c0 = lon_index(lo), c1 = lon_index(hi);
+    if (static_cast<size_t>((la1 - la0 + 1) * (c1 - c0 + 1)) + out.size() > kMaxCells) return false;
+    for (std::int64_t la = la0; la <= la1; ++la)
+      for (std::int64_t c = c0; c <= c1; ++c) out.push_back(la * kLonCells + c);
+    return true;
+  };
+  if (!add_range(b.min_lon1, b.max_lon1)) return false;
+  if (b.has_second && !add_range(b.min_lon2, b.max_lon2)) return false;
+  return true;
+}
 
 class SqliteStore final : public Store {
  public:
@@ -237,42 +262,31 @@ class SqliteStore final : public Store {
     Transaction tx(*db_);
     if (auto s = tx.begin(); !s) return s.error();
     auto ins = db_->prepare(
-        "INSERT OR IGNORE INTO events(id, site, kind, ts_ms, received_ms, lat, lon, payload) "
-        "VALUES(?,?,?,?,?,?,?,?)");
+        "INSERT OR IGNORE INTO events(id, site, kind, ts_ms, received_ms, lat, lon, cell, payload) "
+        "VALUES(?,?,?,?,?,?,?,?,?)");
     if (!ins) return ins.error();
-    auto rt = db_->prepare("INSERT INTO events_rtree(seq, min_lat, max_lat, min_lon, max_lon, min_t, max_t) "
-                           "VALUES(?,?,?,?,?,?,?)");
-    if (!rt) return rt.error();
     size_t added = 0;
     std::string payload;
     for (const auto& e : events) {
       auto& s = **ins;
-      s.bind(1, e.id);
-      s.bind(2, e.site);
-      s.bind(3, e.kind);
+      // The strings outlive the step, so SQLite need not copy them.
+      s.bind_static(1, e.id);
+      s.bind_static(2, e.site);
+      s.bind_static(3, e.kind);
       s.bind(4, e.ts_ms);
       s.bind(5, e.received_ms);
       s.bind(6, e.lat);
       s.bind(7, e.lon);
+      if (has_coords(e.lat, e.lon))
+        s.bind(8, grid_cell(e.lat, e.lon));
+      else
+        s.bind_null(8);
       payload = e.payload.dump();
-      s.bind(8, payload);
+      s.bind_static(9, payload);
       auto r = s.exec();
       s.reset();
       if (!r) return make_error(r.error().code, fmt::format("insert event '{}': {}", e.id, r.error().message));
-      if (db_->changes() == 0) continue;  // already stored
-      ++added;
-      if (!has_coords(e.lat, e.lon)) continue;
-      auto& t = **rt;
-      t.bind(1, db_->last_insert_rowid());
-      t.bind(2, e.lat);
-      t.bind(3, e.lat);
-      t.bind(4, e.lon);
-      t.bind(5, e.lon);
-      t.bind(6, static_cast<double>(e.ts_ms));
-      t.bind(7, static_cast<double>(e.ts_ms));
-      auto r2 = t.exec();
-      t.reset();
-      if (!r2) return make_error(r2.error().code, fmt::format("index event '{}': {}", e.id, r2.error().message));
+      added += static_cast<size_t>(db_->changes());
     }
     if (auto s = tx.commit(); !s) return s.error();
     return added;
@@ -587,44 +601,45 @@ class SqliteStore final : public Store {
     return i;
   }
 
-  // Near queries: the R*Tree over (lat, lon, time) yields candidates inside the conservative bounding box
-  // and time window; the exact geodesic test, ordering and limit run here on the light columns, and only
-  // the rows that are returned are read in full.
+  // Near queries: the events_cell_ts index yields the events of the grid cells overlapping the conservative
+  // bounding box within the time window; the exact geodesic test, ordering and limit run here on the light
+  // columns, and only the rows that are returned are read in full. Boxes spanning more than kMaxCells cells
+  // (radius of several hundred km) filter on the box instead, from the time index.
   Result<std::vector<EventRecord>> query_near(const EventQuery& q) {
     const detail::BoundingBox box = detail::bounding_box(*q.near);
-    std::string sql =
-        "SELECT e.seq, e.ts_ms, e.id, e.lat, e.lon FROM events_rtree r JOIN events e ON e.seq = r.seq "
-        "WHERE r.min_lat >= ? AND r.max_lat <= ? AND r.min_lon >= ? AND r.max_lon <= ?";
-    if (q.since_ms) sql += " AND r.max_t >= ?";
-    if (q.until_ms) sql += " AND r.min_t <= ?";
+    std::vector<std::int64_t> cells;
+    const bool use_cells = cells_in_box(box, cells);
+    std::string sql = use_cells ? "SELECT e.seq, e.ts_ms, e.id, e.lat, e.lon FROM events e INDEXED BY events_cell_ts WHERE "
+                                : "SELECT e.seq, e.ts_ms, e.id, e.lat, e.lon FROM events e WHERE ";
+    sql += use_cells ? "e.cell IN (SELECT value FROM json_each(?))"
+                     : "e.lat BETWEEN ? AND ? AND (e.lon BETWEEN ? AND ? OR e.lon BETWEEN ? AND ?)";
     append_filters(sql, q);
     auto st = db_->prepare(sql);
     if (!st) return st.error();
+    auto& s = **st;
+    int i = 1;
+    if (use_cells) {
+      s.bind(i++, nlohmann::json(cells).dump());
+    } else {
+      s.bind(i++, box.min_lat);
+      s.bind(i++, box.max_lat);
+      s.bind(i++, box.min_lon1);
+      s.bind(i++, box.max_lon1);
+      s.bind(i++, box.has_second ? box.min_lon2 : box.min_lon1);
+      s.bind(i++, box.has_second ? box.max_lon2 : box.max_lon1);
+    }
+    bind_filters(s, q, i);
     struct Cand {
       std::int64_t seq, ts;
       std::string id;
     };
     std::vector<Cand> cands;
-    const int ranges = box.has_second ? 2 : 1;
-    for (int k = 0; k < ranges; ++k) {
-      auto& s = **st;
-      s.reset();
-      int i = 1;
-      s.bind(i++, box.min_lat);
-      s.bind(i++, box.max_lat);
-      s.bind(i++, k == 0 ? box.min_lon1 : box.min_lon2);
-      s.bind(i++, k == 0 ? box.max_lon1 : box.max_lon2);
-      // R*Tree coordinates are 32-bit floats rounded outwards; the exact bounds are re-checked on e.ts_ms.
-      if (q.since_ms) s.bind(i++, static_cast<double>(*q.since_ms));
-      if (q.until_ms) s.bind(i++, static_cast<double>(*q.until_ms));
-      bind_filters(s, q, i);
-      for (;;) {
-        auto row = s.step();
-        if (!row) return row.error();
-        if (!*row) break;
-        if (!detail::within(*q.near, s.col_double(3), s.col_double(4))) continue;
-        cands.push_back({s.col_int(0), s.col_int(1), s.col_text(2)});
-      }
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      if (!detail::within(*q.near, s.col_double(3), s.col_double(4))) continue;
+      cands.push_back({s.col_int(0), s.col_int(1), s.col_text(2)});
     }
     auto newer = [](const Cand& a, const Cand& b) { return a.ts != b.ts ? a.ts > b.ts : a.id > b.id; };
     auto older = [](const Cand& a, const Cand& b) { return a.ts != b.ts ? a.ts < b.ts : a.id < b.id; };
@@ -638,13 +653,13 @@ class SqliteStore final : public Store {
     std::vector<EventRecord> out;
     out.reserve(n);
     for (size_t j = 0; j < n; ++j) {
-      auto& s = **full;
-      s.reset();
-      s.bind(1, cands[j].seq);
-      auto row = s.step();
+      auto& f = **full;
+      f.reset();
+      f.bind(1, cands[j].seq);
+      auto row = f.step();
       if (!row) return row.error();
       if (!*row) return make_error("store_corrupt", fmt::format("sqlite: event seq {} vanished", cands[j].seq));
-      auto e = read_event(s);
+      auto e = read_event(f);
       if (!e) return e.error();
       out.push_back(std::move(*e));
     }

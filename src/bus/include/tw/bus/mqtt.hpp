@@ -46,13 +46,14 @@ class MqttClient {
   void stop();     // disconnects cleanly (no last will) and joins the network thread
   // Queues a publish; returns the message id. Fails fast when not connected.
   Result<int> publish(const std::string& topic, std::string_view payload, int qos = 1, bool retain = false);
-  bool connected() const { return connected_.load(); }
+  bool connected() const { return connected_.load(); }  // and subscribed
 
  private:
   explicit MqttClient(MqttOptions opts);
   static void cb_connect(mosquitto*, void*, int);
   static void cb_disconnect(mosquitto*, void*, int);
   static void cb_publish(mosquitto*, void*, int);
+  static void cb_subscribe(mosquitto*, void*, int, int, const int*);
   static void cb_message(mosquitto*, void*, const mosquitto_message*);
 
   MqttOptions opts_;
@@ -62,6 +63,7 @@ class MqttClient {
   StateFn on_state_;
   std::vector<std::pair<std::string, int>> subs_;
   std::atomic<bool> connected_{false};
+  int pending_subs_ = 0;  // network thread only
   bool started_ = false;
 };
 

@@ -40,8 +40,6 @@ struct CompareOptions {
   double min_registration_corr = 0.25;  // ECC correlation of gradient magnitudes below this: view moved
   double max_shift_fraction = 0.05;     // translation beyond this fraction of the image diagonal: view moved
   double max_rotation_deg = 3.0;
-  double small_shift_px = 2.0;          // an unreliable registration (low correlation) is accepted as "no motion"
-                                        // only when its shift is below this (working pixels at 512)
   // Visibility check: darker or flatter than this relative to the other capture is not comparable (night, fog).
   double min_visibility_ratio = 0.35;
   double min_mean_luma = 25.0;          // 0..255; darker captures are not comparable
@@ -60,6 +58,7 @@ struct Registration {
   double dx = 0, dy = 0;   // translation of current relative to reference (input pixels)
   double rotation_deg = 0;
   double correlation = 0;  // ECC correlation coefficient of the aligned gradient-magnitude images
+  double identity_correlation = 0;  // the same without any motion
   bool converged = false;
 };
 

@@ -54,6 +54,10 @@ class DischargeModel {
   double capacity_ah(double current_a) const;
   // Full-discharge runtime at that current.
   double runtime_s(double current_a) const { return capacity_ah(current_a) * 3600.0 / current_a; }
+  // Time until empty at a constant power per cell (telecom loads draw constant power, so the
+  // current rises as the voltage sags), starting with q_ah drawn, for a cell whose capacity is
+  // `soh` times the model's: integrates in steps of 0.5 % of capacity.
+  double runtime_constant_power_s(double q_ah, double power_w, double soh = 1.0) const;
   // Terminal voltage after q_ah has been drawn at current_a (current >= 0 = discharge).
   // Returns nullopt beyond the range covered by the curves.
   std::optional<double> voltage(double q_ah, double current_a) const;

@@ -31,6 +31,7 @@ struct PackConfig {
   double max_gap_s = 900;            // longer telemetry gaps are not integrated
   double min_anchor_dsoc = 0.3;      // partial cycle depth that yields a capacity measurement
   double eol_fraction = 0.8;         // SoH at which a battery is due for replacement
+  bool constant_power = true;        // runtime at the present power (telecom DC loads), else present current
 };
 
 struct Estimate {

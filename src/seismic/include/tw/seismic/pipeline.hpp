@@ -43,7 +43,7 @@ nlohmann::json detect_json(const DetectResult& r);
 // Acceptance evaluations on the recordings under data_dir()/seismic (see docs/seismic.md).
 // Each returns a JSON summary with the measured figures and a "pass" flag per criterion.
 nlohmann::json eval_obspy_coincidence(const std::filesystem::path& dir);
-nlohmann::json eval_norway_picks(const std::filesystem::path& dir);
+nlohmann::json eval_norway_picks(const std::filesystem::path& dir, const ProcessorConfig& cfg = {});
 nlohmann::json eval_openeew(const std::filesystem::path& dir, const std::vector<std::string>& only_files = {});
 
 }  // namespace tw::seismic

@@ -44,6 +44,7 @@ struct ProcessorConfig {
   double trigger_off = 1.5;
   double pick_pre_s = 3.0;          // AIC window before the trigger
   double pick_post_s = 0.3;         // ... and after it (the pick is emitted this long after the trigger)
+  bool pick_zero_phase = true;      // AIC on the window filtered forward and backward (no filter delay)
   double min_snr = 1.5;             // picks whose post/pre RMS ratio is below are dropped
   double min_pick_interval_s = 4;   // a new trigger within this time of the last pick is ignored
   std::string vertical_components = "Z1";  // component letters taken as vertical, by preference

@@ -24,6 +24,10 @@ struct CountEvalOptions {
   std::string dir;
   AnalyzerConfig analyzer;  // lines/classes are taken from the folder; the rest is used as given
   std::int64_t max_frames = 0;  // 0 = whole video; otherwise truth and metrics are restricted to these frames
+  double analysis_fps = 0;      // analyse at most this many frames per second (0 = every frame)
+  // Tuning aid: detections per frame are read from this JSON-lines file when it exists, else recorded to it
+  // (the detector then runs on every frame). Empty = run the detector normally.
+  std::string detections_cache;
 };
 
 struct LineEval {

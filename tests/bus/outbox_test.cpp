@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+
+#include "process.hpp"
+#include "tw/bus/bus.hpp"
+#include "tw/bus/outbox.hpp"
+
+TEST(Outbox, AppendsFetchesRemovesAndSurvivesReopen) {
+  tw::test::TempDir dir;
+  std::vector<tw::Message> msgs;
+  for (int i = 0; i < 5; ++i) msgs.push_back(tw::make_message("s1", "test", 1000 + i, {{"seq", i}}));
+  {
+    auto ob = tw::bus::Outbox::open(dir.file("o.db"));
+    ASSERT_TRUE(ob) << ob.error().message;
+    ASSERT_TRUE((*ob)->append(msgs, "gen", "5"));
+    ASSERT_TRUE((*ob)->append(msgs[0]));  // same id again: ignored
+    EXPECT_EQ((*ob)->depth().value(), 5);
+  }
+  auto ob = tw::bus::Outbox::open(dir.file("o.db"));
+  ASSERT_TRUE(ob);
+  EXPECT_EQ((*ob)->progress("gen").value().value(), "5");
+  EXPECT_FALSE((*ob)->progress("other").value().has_value());
+  auto rows = (*ob)->fetch(0, 3);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].id, msgs[0].id);
+  EXPECT_EQ((*rows)[0].topic, "tw/v1/s1/test");
+  auto parsed = tw::parse_message((*rows)[2].payload, (*rows)[2].topic);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->payload["seq"], 2);
+  auto rest = (*ob)->fetch((*rows)[2].seq, 10);
+  ASSERT_EQ(rest->size(), 2u);
+  std::vector<std::int64_t> del = {(*rows)[0].seq, (*rows)[1].seq};
+  ASSERT_TRUE((*ob)->remove(del));
+  EXPECT_EQ((*ob)->depth().value(), 3);
+  EXPECT_EQ((*ob)->fetch(0, 10)->front().id, msgs[2].id);
+}
+
+TEST(Outbox, ReportsUnopenablePath) {
+  auto ob = tw::bus::Outbox::open("/nonexistent-dir/sub/o.db");
+  ASSERT_FALSE(ob);
+  EXPECT_NE(ob.error().message.find("/nonexistent-dir/sub/o.db"), std::string::npos);
+}
+
+TEST(InProcessBus, FansOutAndReturnsHandlerErrors) {
+  tw::bus::InProcessBus bus;
+  int a = 0, b = 0;
+  bus.subscribe([&](const tw::Message&) { ++a; return tw::Status{}; });
+  bus.subscribe([&](const tw::Message& m) -> tw::Status {
+    ++b;
+    if (m.kind == "status") return tw::make_error("nope", "rejected");
+    return {};
+  });
+  EXPECT_TRUE(bus.publish(tw::make_message("s", "test", 1, {{"seq", 1}})));
+  auto st = bus.publish(tw::make_message("s", "status", 1, {{"state", "online"}}));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "nope");
+  EXPECT_EQ(a, 2);
+  EXPECT_EQ(b, 2);
+}
+
+TEST(MqttClient, PublishesThroughARealBrokerAndGetsAcknowledgements) {
+  tw::test::Mosquitto broker;
+  broker.start();
+  tw::test::TempDir dir;
+  auto ob = tw::bus::Outbox::open(dir.file("o.db"));
+  ASSERT_TRUE(ob);
+  tw::bus::MqttOptions sub_opts;
+  sub_opts.broker.url = broker.url();
+  sub_opts.broker.client_id = "sub";
+  auto sub = tw::bus::MqttClient::create(sub_opts);
+  ASSERT_TRUE(sub);
+  std::mutex mu;
+  std::vector<std::string> got;
+  (*sub)->add_subscription("tw/v1/+/+", 1);
+  (*sub)->on_message([&](std::string_view topic, std::string_view payload) {
+    std::lock_guard lock(mu);
+    got.emplace_back(std::string(topic) + " " + std::string(payload));
+  });
+  ASSERT_TRUE((*sub)->start());
+  ASSERT_TRUE(tw::test::wait_until([&] { return (*sub)->connected(); }, std::chrono::seconds(10)));
+
+  tw::bus::MqttOptions pub_opts;
+  pub_opts.broker.url = broker.url();
+  pub_opts.broker.client_id = "pub";
+  auto pub = tw::bus::MqttClient::create(pub_opts);
+  ASSERT_TRUE(pub);
+  tw::Metrics metrics;
+  tw::bus::OutboxPublisher out(**ob, **pub, metrics, 10);
+  out.start();
+  ASSERT_TRUE((*pub)->start());
+  std::vector<tw::Message> msgs;
+  for (int i = 0; i < 100; ++i) {
+    msgs.push_back(tw::make_message("s1", "test", i, {{"seq", i}}));
+    ASSERT_TRUE(out.publish(msgs.back()));
+  }
+  ASSERT_TRUE(tw::test::wait_until([&] { return (*ob)->depth().value() == 0; }, std::chrono::seconds(20)));
+  ASSERT_TRUE(tw::test::wait_until([&] { std::lock_guard l(mu); return got.size() >= 100; }, std::chrono::seconds(10)));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(got.size(), 100u);
+  EXPECT_EQ(got[0], "tw/v1/s1/test " + msgs[0].to_json());
+  EXPECT_EQ(metrics.counter("tw_outbox_acknowledged_total", "").value(), 100u);
+  out.stop();
+}

@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+
+#include "common.hpp"
+#include "tw/video/analyzer.hpp"
+#include "tw/video/eval.hpp"
+#include "tw/video/source.hpp"
+
+using namespace tw::video;
+
+TEST(MotionGate, SkipsStaticScenesAndForcesPeriodicCalls) {
+  MotionGateConfig mc;
+  mc.max_skip = 10;
+  MotionGate g(mc);
+  cv::Mat a(360, 480, CV_8UC3, cv::Scalar(60, 90, 120));
+  int calls = 0;
+  for (int i = 0; i < 23; ++i) {
+    if (g.should_detect(a)) {
+      g.mark_detected();
+      ++calls;
+    }
+  }
+  EXPECT_EQ(calls, 3);  // frame 0, then forced after 10 skipped frames twice
+  cv::Mat b = a.clone();
+  cv::rectangle(b, cv::Rect(100, 100, 20, 40), cv::Scalar(255, 255, 255), cv::FILLED);  // a "person" appears
+  EXPECT_TRUE(g.should_detect(b));
+  EXPECT_GT(g.last_changed_fraction(), 0.001);
+}
+
+// The analyzer on the first 200 frames of PETS09 at 5 analysed frames/s: counts match the ground truth's
+// crossings over the same frames closely, and counts messages come out per interval.
+TEST(CameraAnalyzer, PetsFirstFramesCountsAndMessages) {
+  AnalyzerConfig cfg;
+  cfg.site = "site-a";
+  cfg.camera = "pets";
+  cfg.classes = {"person"};
+  cfg.interval_s = 5;
+  for (const char* l : {"0,144,480,144", "0,216,480,216", "160,0,160,360", "320,0,320,360", "40,340,440,40"})
+    cfg.lines.push_back(*parse_line(l));
+  cfg.zones.push_back(*parse_zone("0,0,240,0,240,360,0,360"));
+  auto a = CameraAnalyzer::create(cfg);
+  ASSERT_TRUE(a) << a.error().message;
+  std::vector<tw::Message> msgs;
+  const int kFrames = 200;
+  auto n = for_each_frame(tw::video::testing::pets_video(), [&](const cv::Mat& f, std::int64_t i) {
+    if (i >= kFrames) return false;
+    if (i % 2 == 0) {  // 10 fps file, analysed at 5 fps
+      for (auto& m : (*a)->feed(f, 1700000000000 + i * 100)) msgs.push_back(std::move(m));
+    }
+    return true;
+  });
+  ASSERT_TRUE(n);
+  for (auto& m : (*a)->flush(1700000000000 + kFrames * 100)) msgs.push_back(std::move(m));
+  // 20 s of video: four 5-second intervals.
+  ASSERT_EQ(msgs.size(), 4u);
+  std::int64_t sum_pos = 0;
+  for (size_t k = 0; k < msgs.size(); ++k) {
+    const auto& m = msgs[k];
+    EXPECT_EQ(m.kind, "counts");
+    EXPECT_EQ(m.site, "site-a");
+    EXPECT_TRUE(tw::validate_payload("counts", m.payload).ok()) << m.payload.dump();
+    EXPECT_DOUBLE_EQ(m.payload["interval_s"].get<double>(), 5.0);
+    EXPECT_EQ(m.ts_ms, 1700000000000 + static_cast<std::int64_t>(k + 1) * 5000);
+    EXPECT_EQ(m.payload["lines"].size(), 5u);
+    for (const auto& l : m.payload["lines"])
+      if (l["counts"].contains("person")) sum_pos += l["counts"]["person"]["pos"].get<std::int64_t>();
+  }
+  // Interval messages add up to the totals.
+  std::int64_t tot_pos = 0;
+  for (const auto& l : (*a)->totals().lines)
+    if (l.count("person")) tot_pos += l.at("person").pos;
+  EXPECT_EQ(sum_pos, tot_pos);
+
+  // Ground truth crossings over the same 200 frames.
+  auto gt = load_mot(tw::video::testing::pets_gt(), 0.625);
+  ASSERT_TRUE(gt);
+  std::vector<MotBox> used;
+  for (const auto& b : *gt)
+    if (b.frame <= kFrames) used.push_back(b);
+  auto truth = count_crossings(used, cfg.lines);
+  std::int64_t err = 0, total = 0;
+  for (size_t i = 0; i < cfg.lines.size(); ++i) {
+    DirCounts got;
+    if ((*a)->totals().lines[i].count("person")) got = (*a)->totals().lines[i].at("person");
+    err += std::abs(got.pos - truth[i].pos) + std::abs(got.neg - truth[i].neg);
+    total += truth[i].pos + truth[i].neg;
+  }
+  EXPECT_GE(total, 15);
+  EXPECT_LE(err, 2) << "count error " << err << " of " << total;
+  EXPECT_EQ((*a)->stats().frames, kFrames / 2);
+  EXPECT_GT((*a)->stats().tracks_started, 4);
+}
