@@ -8,7 +8,9 @@
 #include "tw/app/runners.hpp"
 #include "tw/bus/bus.hpp"
 #include "tw/core/paths.hpp"
+#include "tw/core/time.hpp"
 #include "tw/hub/http.hpp"
+#include "tw/hub/tenants.hpp"
 
 namespace tw::app {
 
@@ -41,10 +43,28 @@ int run_demo(const DemoOptions& opts) {
     spdlog::error("demo: {}", store.error().message);
     return 1;
   }
+  // Demo tenants with fixed, documented keys (docs/api.md), in the state directory's tenant repository.
+  auto tenants = hub::open_sqlite_tenant_repo((std::filesystem::absolute(state) / "tenants.db").string());
+  if (!tenants) {
+    spdlog::error("demo: tenants: {}", tenants.error().message);
+    return 1;
+  }
+  const auto demo = hub::demo_tenants();
+  for (const auto& d : demo) {
+    if (auto st = (*tenants)->upsert_tenant(d.tenant); !st) {
+      spdlog::error("demo: tenants: {}", st.error().message);
+      return 1;
+    }
+    if (auto k = (*tenants)->add_key(d.tenant.id, hub::hash_api_key(d.key), "demo", now_ms()); !k) {
+      spdlog::error("demo: tenants: {}", k.error().message);
+      return 1;
+    }
+  }
   hub::Hub hub(hc, std::move(*store));
+  hub.add_processor(hub::make_alert_processor());
   add_domain_processors(hub);
   hub.start();
-  hub::HttpServer http(hub);
+  hub::HttpServer http(hub, **tenants);
   if (auto st = http.start(hc.listen); !st) {
     spdlog::error("demo: {}", st.error().message);
     return 1;
@@ -63,6 +83,10 @@ int run_demo(const DemoOptions& opts) {
 
   std::printf("towerwatch demo: dashboard and API at %s (state in %s, data from %s)\n", http.url().c_str(),
               state.c_str(), data.c_str());
+  std::printf("demo API keys (log in to the dashboard with one; never use them outside the demo):\n");
+  for (const auto& d : demo)
+    std::printf("  %-18s %-9s %-28s %s\n", d.tenant.id.c_str(), hub::to_string(d.tenant.role).c_str(), d.key.c_str(),
+                d.tenant.name.c_str());
   std::fflush(stdout);
   wait_for_signal(opts.exit_after_s);
   spdlog::info("demo: stopping");

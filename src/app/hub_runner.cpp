@@ -3,10 +3,20 @@
 #include "tw/app/runners.hpp"
 #include "tw/bus/mqtt.hpp"
 #include "tw/hub/http.hpp"
+#include "tw/core/time.hpp"
 #include "tw/hub/hub.hpp"
+#include "tw/hub/tenants.hpp"
 #include "processors.hpp"
 
 namespace tw::app {
+namespace {
+// The tenant repository: hub.tenant_db, else beside a SQLite store, else ./tenants.db.
+std::string tenant_db_path(const HubConfig& cfg) {
+  if (!cfg.tenant_db.empty()) return cfg.tenant_db;
+  if (cfg.store.rfind("sqlite://", 0) == 0 && cfg.store != "sqlite://:memory:") return cfg.store.substr(9) + ".tenants.db";
+  return "tenants.db";
+}
+}  // namespace
 
 int run_hub(const HubConfig& cfg, double exit_after_s) {
   block_signals();
@@ -15,10 +25,20 @@ int run_hub(const HubConfig& cfg, double exit_after_s) {
     spdlog::error("hub: store {}: {}", cfg.store, store.error().message);
     return 1;
   }
+  auto tenants = hub::open_sqlite_tenant_repo(tenant_db_path(cfg));
+  if (!tenants) {
+    spdlog::error("hub: tenant repository {}: {}", tenant_db_path(cfg), tenants.error().message);
+    return 1;
+  }
+  if (auto st = hub::bootstrap_tenants(**tenants, cfg.tenants, now_ms()); !st) {
+    spdlog::error("hub: {}: {}", cfg.file, st.error().message);
+    return 2;
+  }
   hub::Hub hub(cfg, std::move(*store));
+  hub.add_processor(hub::make_alert_processor());
   add_domain_processors(hub);
   hub.start();
-  hub::HttpServer http(hub);
+  hub::HttpServer http(hub, **tenants);
   if (auto st = http.start(cfg.listen); !st) {
     spdlog::error("hub: {}", st.error().message);
     return 1;

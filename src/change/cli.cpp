@@ -163,10 +163,15 @@ int run_eval(const Common& c, const std::string& data, bool verbose) {
       per.push_back({{"pair", name.string()}, {"gt_fraction", gt_frac}, {"changed", r->changed},
                      {"changed_swapped", rs->changed}, {"changed_fraction", r->changed_fraction}, {"f1", f1},
                      {"status", to_string(r->status)}});
+      double din = 0, dout = 0;
+      if (!r->distance.empty() && r->distance.size() == gt.size()) {
+        din = cv::mean(r->distance, gt)[0];
+        dout = cv::mean(r->distance, ~gt)[0];
+      }
       if (verbose)
-        fmt::print(stderr, "levir {} gt={:.3f} pred={:.3f} f1={:.3f} changed={} swapped={} status={} corr={:.2f} "
+        fmt::print(stderr, "levir din={:.3f} dout={:.3f} {} gt={:.3f} pred={:.3f} f1={:.3f} changed={} swapped={} status={} corr={:.2f} "
                    "med={:.3f} mad={:.3f} thr={:.3f}\n",
-                   name.string(), gt_frac, r->changed_fraction, f1, r->changed, rs->changed, to_string(r->status),
+                   din, dout, name.string(), gt_frac, r->changed_fraction, f1, r->changed, rs->changed, to_string(r->status),
                    r->registration.correlation, r->distance_median, r->distance_mad, r->threshold_used);
     }
     double prec = tp + fp > 0 ? tp / (tp + fp) : 0, rec = tp + fn > 0 ? tp / (tp + fn) : 0;

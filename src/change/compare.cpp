@@ -39,6 +39,8 @@ Status validate(const CompareOptions& o) {
   if (!(o.transient_dilate >= 0 && o.transient_dilate < 0.5)) return bad("transient_dilate", "must be in [0,0.5)");
   if (!(o.min_registration_corr >= 0 && o.min_registration_corr < 1))
     return bad("min_registration_corr", "must be in [0,1)");
+  if (!(o.min_registration_gain >= 0 && o.min_registration_gain < 1))
+    return bad("min_registration_gain", "must be in [0,1)");
   if (!(o.max_shift_fraction > 0 && o.max_shift_fraction <= 1)) return bad("max_shift_fraction", "must be in (0,1]");
   if (!(o.max_rotation_deg > 0 && o.max_rotation_deg <= 90)) return bad("max_rotation_deg", "must be in (0,90]");
   if (!(o.min_visibility_ratio >= 0 && o.min_visibility_ratio <= 1))
@@ -194,14 +196,15 @@ Result<CompareResult> compare(const cv::Mat& reference, const cv::Mat& current, 
   // An untrusted estimate means the content itself differs a lot (large change, another season): the images
   // are compared as they are, since fixed cameras and PTZ presets return to within a few pixels.
   const double motion = std::hypot(reg.reg.dx, reg.reg.dy);
-  const bool trusted = reg.reg.converged && reg.reg.correlation >= opt.min_registration_corr &&
-                       reg.reg.correlation >= reg.identity_corr;
+  const bool trusted = reg.reg.converged && reg.reg.correlation >= reg.identity_corr;
   res.registration.identity_correlation = reg.identity_corr;
-  if (trusted && (motion > opt.max_shift_fraction * diag || std::abs(reg.reg.rotation_deg) > opt.max_rotation_deg)) {
+  const bool moved = motion > opt.max_shift_fraction * diag || std::abs(reg.reg.rotation_deg) > opt.max_rotation_deg;
+  if (moved && trusted && reg.reg.correlation >= opt.min_registration_corr &&
+      reg.reg.correlation - reg.identity_corr >= opt.min_registration_gain) {
     res.status = CompareStatus::view_moved;
     return res;
   }
-  if (!trusted) {
+  if (!trusted || moved) {
     reg.warp = cv::Matx33d::eye();
     res.registration.dx = res.registration.dy = res.registration.rotation_deg = 0;
   }

@@ -33,6 +33,7 @@ Status set_option(CompareOptions& opt, std::string_view a) {
       {"decision_fraction", [&](double v) { opt.decision_fraction = v; return true; }},
       {"transient_dilate", [&](double v) { opt.transient_dilate = v; return true; }},
       {"min_registration_corr", [&](double v) { opt.min_registration_corr = v; return true; }},
+      {"min_registration_gain", [&](double v) { opt.min_registration_gain = v; return true; }},
       {"max_shift_fraction", [&](double v) { opt.max_shift_fraction = v; return true; }},
       {"max_rotation_deg", [&](double v) { opt.max_rotation_deg = v; return true; }},
       {"min_visibility_ratio", [&](double v) { opt.min_visibility_ratio = v; return true; }},

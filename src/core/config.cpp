@@ -177,6 +177,7 @@ Result<HubConfig> parse_hub_config(const std::string& text, const std::string& n
     r.string("web_root", c.web_root);
     r.boolean("use_broker", c.use_broker);
     r.integer("offline_after_s", c.offline_after_s, 5, 86400);
+    r.string("tenant_db", c.tenant_db);
   });
   if (!have_hub) errors.push_back(fmt::format("{}:1: hub: required table is missing", name));
   root.table("broker", [&](TomlReader& r) { read_broker(r, c.broker); });
@@ -191,6 +192,21 @@ Result<HubConfig> parse_hub_config(const std::string& text, const std::string& n
         r.fail("services", fmt::format("'{}' is not one of: quake, wildfire, traffic, landuse, power, site", s));
     }
     r.string("api_key_hash", t.api_key_hash);
+    if (!t.api_key_hash.empty() && t.api_key_hash.rfind("blake2b:", 0) != 0 && t.api_key_hash.rfind("$argon2", 0) != 0)
+      r.fail("api_key_hash", "expected blake2b:<hex> or a $argon2id$ string");
+    r.tables("regions", [&](TomlReader& rr, size_t) {
+      RegionConfig reg;
+      rr.string("name", reg.name, true);
+      rr.numbers("points", reg.points, 6, 2);
+      if (reg.points.empty()) rr.fail("points", "needs a polygon of at least 3 lat,lon points");
+      for (size_t i = 0; i + 1 < reg.points.size(); i += 2) {
+        if (reg.points[i] < -90 || reg.points[i] > 90 || reg.points[i + 1] < -180 || reg.points[i + 1] > 180) {
+          rr.fail("points", "latitudes must be in [-90,90] and longitudes in [-180,180]");
+          break;
+        }
+      }
+      t.regions.push_back(std::move(reg));
+    });
     c.tenants.push_back(std::move(t));
   });
   root.finish();

@@ -1,6 +1,7 @@
 #include "tw/hub/hub.hpp"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -372,5 +373,88 @@ Result<std::optional<store::AlarmRecord>> Hub::clear(std::int64_t id, const std:
   if (r && *r) stream_alarm(**r);
   return r;
 }
+
+Result<std::optional<store::AlarmRecord>> Hub::assign(std::int64_t id, const std::string& assignee,
+                                                      const std::string& user) {
+  auto r = store_->assign_alarm(id, assignee, tw::now_ms(), user);
+  if (r && *r) stream_alarm(**r);
+  return r;
+}
+
+Result<std::optional<store::AlarmRecord>> Hub::comment(std::int64_t id, const std::string& text,
+                                                       const std::string& user) {
+  auto a = store_->alarm(id);
+  if (!a || !*a) return a;
+  if (auto st = store_->comment_alarm(id, text, tw::now_ms(), user); !st) return st.error();
+  return a;
+}
+
+// ---------------------------------------------------------------- alert alarms
+
+namespace {
+
+class AlertProcessor : public Processor {
+ public:
+  std::string name() const override { return "alerts"; }
+  void on_message(const Message& m, HubContext& ctx) override {
+    const auto& p = m.payload;
+    if (m.kind == "quake") {
+      if (!p.value("alert", false)) return;
+      const double mag = p.value("magnitude", 0.0);
+      const double mmi = p.value("max_mmi", 0.0);
+      store::AlarmRecord a;
+      a.source = p.value("event_id", m.id);
+      a.type = "quake";
+      a.service = "quake";
+      a.severity = (mag >= 6.0 || mmi >= 7.0) ? "critical" : (mag >= 5.0 || mmi >= 5.0) ? "major" : "minor";
+      a.lat = p.value("lat", store::kNoCoord);
+      a.lon = p.value("lon", store::kNoCoord);
+      a.start_ms = m.ts_ms;
+      a.update_ms = m.ts_ms;
+      a.message = fmt::format("M{:.1f} earthquake, depth {:.0f} km, max intensity {:.1f}", mag,
+                              p.value("depth_km", 0.0), mmi);
+      a.details = {{"event", m.id},           {"event_id", a.source},
+                   {"version", p.value("version", 0)}, {"magnitude", mag},
+                   {"max_mmi", mmi},          {"origin_time", p.value("origin_time", "")},
+                   {"radius_km", std::clamp(std::pow(10.0, 0.5 * mag - 1.0) * 10.0, 10.0, 500.0)}};
+      (void)ctx.raise_alarm(a);
+    } else if (m.kind == "fire") {
+      store::AlarmRecord a;
+      a.source = p.value("fire_id", m.site + "/fire");
+      a.type = "fire";
+      a.service = "wildfire";
+      a.severity = "major";
+      a.site = m.site;
+      a.lat = p.value("lat", store::kNoCoord);
+      a.lon = p.value("lon", store::kNoCoord);
+      a.start_ms = m.ts_ms;
+      a.update_ms = m.ts_ms;
+      a.message = fmt::format("fire located at {:.4f}, {:.4f}", a.lat, a.lon);
+      a.details = {{"event", m.id}, {"payload", p}};
+      (void)ctx.raise_alarm(a);
+    } else if (m.kind == "smoke") {
+      store::AlarmRecord a;
+      a.source = m.site + "/" + p.value("camera", "");
+      a.type = "smoke";
+      a.service = "wildfire";
+      a.severity = "minor";
+      a.site = m.site;
+      if (auto s = ctx.site(m.site)) {
+        a.lat = s->lat;
+        a.lon = s->lon;
+      }
+      a.start_ms = m.ts_ms;
+      a.update_ms = m.ts_ms;
+      a.message = fmt::format("smoke seen by {} bearing {:.0f} deg (score {:.2f})", a.source,
+                              p.value("bearing_deg", 0.0), p.value("score", 0.0));
+      a.details = {{"event", m.id}, {"bearing_deg", p.value("bearing_deg", 0.0)}, {"score", p.value("score", 0.0)}};
+      (void)ctx.raise_alarm(a);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Processor> make_alert_processor() { return std::make_unique<AlertProcessor>(); }
 
 }  // namespace tw::hub

@@ -83,6 +83,8 @@ Result<DischargeModel> DischargeModel::fit(std::vector<DischargeCurve> curves, s
   if (curves.size() < 2)
     return make_error("bad_fit", fmt::format("the discharge model needs curves at two or more currents, got {}",
                                              curves.size()));
+  if (curves.size() > kMaxCurves)
+    return make_error("bad_fit", fmt::format("at most {} curves, got {}", kMaxCurves, curves.size()));
   std::sort(curves.begin(), curves.end(), [](const auto& a, const auto& b) { return a.current_a < b.current_a; });
   for (std::size_t i = 0; i < curves.size(); ++i) {
     if (curves[i].current_a <= 0 || curves[i].q_ah.size() < 10 || curves[i].capacity_ah <= 0)
@@ -158,9 +160,9 @@ Result<DischargeModel> DischargeModel::fit(std::vector<DischargeCurve> curves, s
 
 std::optional<double> DischargeModel::voltage_at_index(std::size_t qi, double current_a) const {
   // Curves still covering this depth, in increasing current.
-  std::size_t idx[16];
+  std::size_t idx[kMaxCurves];
   std::size_t n = 0;
-  for (std::size_t c = 0; c < grid_v_.size() && n < 16; ++c)
+  for (std::size_t c = 0; c < grid_v_.size() && n < kMaxCurves; ++c)
     if (qi < grid_v_[c].size()) idx[n++] = c;
   if (n == 0) return std::nullopt;
   if (n == 1) return grid_v_[idx[0]][qi];

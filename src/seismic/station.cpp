@@ -145,9 +145,11 @@ struct StationProcessor::Channel {
   bool started = false;
   std::int64_t next_us = 0;       // expected time of the next sample
   std::int64_t seg_start_us = 0;  // time of sample seg_start_idx
-  std::int64_t seg_start_idx = 0;
+  std::int64_t seg_start_idx = 0;  // first valid sample since the last restart
+  std::int64_t clock_us = 0, clock_idx = 0;  // time reference: sample clock_idx is at clock_us
   std::int64_t idx = 0;  // samples consumed on this channel (global index)
   double offset = 0;
+  double last_value = 0;  // last raw sample (for gap bridging)
   FilterChain trig;
   std::unique_ptr<RecursiveStaLta> rec;
   std::unique_ptr<ClassicStaLta> cls;
@@ -165,7 +167,7 @@ struct StationProcessor::Channel {
   std::vector<std::int64_t> opened;
 
   std::int64_t time_of(std::int64_t i) const {
-    return seg_start_us + static_cast<std::int64_t>(std::llround(static_cast<double>(i - seg_start_idx) * 1e6 / fs));
+    return clock_us + static_cast<std::int64_t>(std::llround(static_cast<double>(i - clock_idx) * 1e6 / fs));
   }
   void restart(std::int64_t t0_us, double first_value) {
     trig.reset();
@@ -178,6 +180,8 @@ struct StationProcessor::Channel {
     pending.clear();
     seg_start_us = t0_us;
     seg_start_idx = idx;
+    clock_us = t0_us;
+    clock_idx = idx;
     offset = first_value;
   }
 };
@@ -285,7 +289,29 @@ std::vector<tw::Message> StationProcessor::feed(const Trace& chunk) {
     const double delta = static_cast<double>(chunk.start_us - ch.next_us) / period_us;
     if (delta > cfg_.max_gap_samples) {
       ++gaps_;
-      ch.restart(chunk.start_us, chunk.samples[0]);
+      const double missing = std::round(delta);
+      if (missing <= cfg_.max_fill_s * ch.fs) {
+        // Bridge a short telemetry gap so filters and the STA/LTA keep their state.
+        Trace fill;
+        fill.network = chunk.network;
+        fill.station = chunk.station;
+        fill.location = chunk.location;
+        fill.channel = chunk.channel;
+        fill.sample_rate = chunk.sample_rate;
+        fill.start_us = ch.next_us;
+        const auto nfill = static_cast<std::size_t>(missing);
+        const double a = ch.last_value, b = chunk.samples[0];
+        fill.samples.resize(nfill);
+        for (std::size_t i = 0; i < nfill; ++i)
+          fill.samples[i] = a + (b - a) * static_cast<double>(i + 1) / static_cast<double>(nfill + 1);
+        filled_ += nfill;
+        process(ch, fill, 0, out);
+        // keep the segment clock on the data's own time stamps
+        ch.clock_us = chunk.start_us;
+        ch.clock_idx = ch.idx;
+      } else {
+        ch.restart(chunk.start_us, chunk.samples[0]);
+      }
     } else if (delta < -0.5) {  // overlap: skip samples already seen
       const auto skip = static_cast<std::size_t>(std::llround(-delta));
       if (skip >= chunk.samples.size()) return out;
@@ -319,6 +345,7 @@ void StationProcessor::process(Channel& ch, const Trace& chunk, std::size_t from
   ch.w.resize(n);
   ch.c.resize(n);
   for (std::size_t i = 0; i < n; ++i) ch.w[i] = chunk.samples[from + i] - ch.offset;
+  ch.last_value = chunk.samples.back();
   if (ch.gm) {
     ch.a.resize(n);
     ch.v.resize(n);
@@ -416,6 +443,17 @@ void StationProcessor::decide_pick(Channel& ch, std::int64_t trig_idx, double pe
   if (aic.ok) {
     onset = lo + static_cast<std::int64_t>(aic.index);
     half = std::max(1.0, aic.half_width);
+  }
+  if (aic.ok && cfg_.pick_refine_s > 0) {
+    // Second pass on a shorter window ending at the same place: an emergent onset that the first
+    // pass skipped in favour of a later, stronger change shows up once the long noise lead is gone.
+    const auto r0 = std::max<std::int64_t>(0, static_cast<std::int64_t>(aic.index) - static_cast<std::int64_t>(cfg_.pick_refine_s * ch.fs));
+    std::span<const double> sub(win.data() + r0, win.size() - static_cast<std::size_t>(r0));
+    auto a2 = aic_onset(sub);
+    if (a2.ok) {
+      onset = lo + r0 + static_cast<std::int64_t>(a2.index);
+      half = std::max(1.0, a2.half_width);
+    }
   }
   if (onset > trig_idx) onset = trig_idx;  // the onset cannot follow the trigger
   // SNR: RMS after the onset (up to the window end) over RMS before it

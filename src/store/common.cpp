@@ -129,4 +129,28 @@ bool within(const Near& n, double lat, double lon) {
   return tw::distance_km({n.lat, n.lon}, {lat, lon}) <= n.radius_km;
 }
 
+NearFilter::NearFilter(const Near& n) : n_(n), box_(bounding_box(n)) {
+  sin_lat_ = std::sin(n.lat * M_PI / 180.0);
+  cos_lat_ = std::cos(n.lat * M_PI / 180.0);
+}
+
+bool NearFilter::contains(double lat, double lon) const {
+  if (!has_coords(lat, lon)) return false;
+  if (lat < box_.min_lat || lat > box_.max_lat) return false;
+  const bool in_lon = (lon >= box_.min_lon1 && lon <= box_.max_lon1) ||
+                      (box_.has_second && lon >= box_.min_lon2 && lon <= box_.max_lon2);
+  if (!in_lon) return false;
+  // Great-circle distance on the mean sphere (haversine).
+  constexpr double kMeanRadiusKm = 6371.0088;
+  constexpr double kMargin = 0.007;
+  const double p = lat * M_PI / 180.0;
+  const double dl = (lon - n_.lon) * M_PI / 180.0;
+  const double sdp = std::sin((p - n_.lat * M_PI / 180.0) / 2.0), sdl = std::sin(dl / 2.0);
+  const double h = sdp * sdp + cos_lat_ * std::cos(p) * sdl * sdl;
+  const double d = 2.0 * kMeanRadiusKm * std::asin(std::min(1.0, std::sqrt(h)));
+  if (d < n_.radius_km * (1.0 - kMargin)) return true;
+  if (d > n_.radius_km * (1.0 + kMargin) + 1e-6) return false;
+  return within(n_, lat, lon);
+}
+
 }  // namespace tw::store::detail

@@ -121,7 +121,7 @@ CameraWorker::CameraWorker(SourceConfig config, Metrics* metrics, std::function<
   if (cfg_.queue_size == 0) cfg_.queue_size = 1;
   const Labels l{{"camera", cfg_.camera}};
   dropped_ = &metrics_->counter("tw_video_frames_dropped_total", "Frames dropped by the queue policy under load", l);
-  delivered_ = &metrics_->counter("tw_video_frames_total", "Frames queued for analysis", l);
+  delivered_ = &metrics_->counter("tw_video_frames_total", "Frames read for analysis, before the queue policy", l);
   reconnects_ = &metrics_->counter("tw_video_reconnects_total", "Attempts to reopen a camera after it dropped", l);
   online_gauge_ = &metrics_->gauge("tw_video_camera_online", "1 when the camera delivers frames", l);
 }
@@ -177,7 +177,6 @@ void CameraWorker::push(Frame f) {
     }
   }
   queue_.push_back(std::move(f));
-  delivered_->inc();
   lk.unlock();
   cv_.notify_one();
 }
@@ -252,6 +251,7 @@ void CameraWorker::run() {
         next_ts = next_ts < -1e17 ? tsd + step : next_ts + step;
         if (next_ts <= tsd) next_ts = tsd + step;
       }
+      delivered_->inc();
       push(Frame{std::move(m), ts, idx - 1});
     }
     if (stop_) break;

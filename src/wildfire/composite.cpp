@@ -31,7 +31,7 @@ Result<std::vector<cv::Mat>> load_sprite(const std::string& path) {
 
 cv::Rect blend_sprite(cv::Mat& bg, const cv::Mat& sprite, const cv::Size& crop, const SpriteSpec& spec) {
   if (bg.empty() || sprite.empty() || crop.height <= 0) return {};
-  const double s = spec.height * bg.rows / crop.height;
+  const double s = static_cast<double>(spec.height) * bg.rows / crop.height;
   const int w = std::max(1, static_cast<int>(crop.width * s)), h = std::max(1, static_cast<int>(crop.height * s));
   cv::Mat sp;
   cv::resize(sprite, sp, cv::Size(w, h), 0, 0, cv::INTER_AREA);
@@ -45,13 +45,13 @@ cv::Rect blend_sprite(cv::Mat& bg, const cv::Mat& sprite, const cv::Size& crop, 
     const auto* sr = sp.ptr<cv::Vec3b>(src.y + y) + src.x;
     auto* br = bg.ptr<cv::Vec3b>(dst.y + y) + dst.x;
     for (int x = 0; x < dst.width; ++x) {
-      const float lum = (sr[x][0] + sr[x][1] + sr[x][2]) / (3.f * 255.f);
+      const float lum = static_cast<float>(sr[x][0] + sr[x][1] + sr[x][2]) / (3.f * 255.f);
       const float a = std::clamp(spec.opacity * lum * 1.5f, 0.f, 1.f);
       if (a <= 0.f) continue;
       for (int c = 0; c < 3; ++c) {
         // Smoke is a bright, slightly blue-grey veil over the scene.
         const float smoke = 200.f + 55.f * lum - (c == 2 ? 8.f : 0.f);
-        br[x][c] = cv::saturate_cast<uchar>(br[x][c] * (1.f - a) + smoke * a);
+        br[x][c] = cv::saturate_cast<uchar>(static_cast<float>(br[x][c]) * (1.f - a) + smoke * a);
       }
       if (a > 0.1f) {
         minx = std::min(minx, x), maxx = std::max(maxx, x);

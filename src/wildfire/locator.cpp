@@ -19,6 +19,7 @@ std::optional<double> number(const nlohmann::json& p, const char* key) {
 }
 
 bool consistent(const Fix& fix, const BearingObservation& o, double gate_sigma) {
+  if (distance_km(o.origin, fix.position) < 1e-3) return false;
   const double az = azimuth_deg(o.origin, fix.position);
   return std::abs(wrap180(o.azimuth_deg - az)) <= gate_sigma * o.sigma_deg;
 }
@@ -52,39 +53,50 @@ std::optional<Message> FireLocator::on_smoke(const Message& smoke, LatLon site_p
   latest_[o.site] = o;
   std::erase_if(latest_, [&](const auto& kv) { return o.ts_ms - kv.second.ts_ms > cfg_.window_ms; });
 
-  // Bearings from other sites that cross this one.
-  std::vector<const Obs*> partners;
-  std::optional<Fix> best_pair;
-  for (const auto& [site, other] : latest_) {
-    if (site == o.site) continue;
-    auto f = triangulate({o.b, other.b}, cfg_.triangulation);
-    if (!f) continue;
-    partners.push_back(&other);
-    if (!best_pair || f->ellipse.semi_major_m < best_pair->ellipse.semi_major_m) best_pair = *f;
-  }
-  if (partners.empty()) return std::nullopt;
-  std::vector<const Obs*> used{&latest_[o.site]};
+  // The largest set of bearings consistent with one point: seed with every crossing pair, gate the others.
+  std::vector<const Obs*> all;
+  for (const auto& [site, ob] : latest_) all.push_back(&ob);
+  std::vector<const Obs*> used;
   std::optional<Fix> fix;
-  {
-    std::vector<BearingObservation> all{o.b};
-    for (auto* q : partners) all.push_back(q->b);
-    auto f = triangulate(all, cfg_.triangulation);
-    if (f && std::all_of(all.begin(), all.end(), [&](const auto& b) { return consistent(*f, b, cfg_.gate_sigma); })) {
-      fix = *f;
-      used.insert(used.end(), partners.begin(), partners.end());
+  bool used_known = false;
+  auto near_live_fire = [&](LatLon pos, std::int64_t ts) {
+    return std::any_of(fires_.begin(), fires_.end(), [&](const FireState& fs) {
+      return ts - fs.last_ms <= cfg_.window_ms && distance_km(fs.fix.position, pos) <= cfg_.same_fire_km;
+    });
+  };
+  for (size_t i = 0; i < all.size(); ++i) {
+    for (size_t j = i + 1; j < all.size(); ++j) {
+      auto pair = triangulate({all[i]->b, all[j]->b}, cfg_.triangulation);
+      if (!pair) continue;
+      std::vector<const Obs*> set;
+      std::vector<BearingObservation> bs;
+      for (auto* q : all)
+        if (q == all[i] || q == all[j] || consistent(*pair, q->b, cfg_.gate_sigma)) {
+          set.push_back(q);
+          bs.push_back(q->b);
+        }
+      std::optional<Fix> f = *pair;
+      if (set.size() > 2) {
+        auto refit = triangulate(bs, cfg_.triangulation);
+        if (refit && std::all_of(bs.begin(), bs.end(), [&](const auto& b) { return consistent(*refit, b, cfg_.gate_sigma); }))
+          f = *refit;
+        else
+          set = {all[i], all[j]}, f = *pair;
+      }
+      // Rank: more bearings, then agreement with a fire already located, then a tighter ellipse.
+      const bool known = near_live_fire(f->position, o.ts_ms);
+      if (!fix || set.size() > used.size() ||
+          (set.size() == used.size() && known && !used_known) ||
+          (set.size() == used.size() && known == used_known && f->ellipse.semi_major_m < fix->ellipse.semi_major_m)) {
+        fix = f;
+        used = set;
+        used_known = known;
+      }
     }
   }
-  if (!fix) {  // inconsistent set (two fires, a stale bearing): keep the partners consistent with the best pair
-    std::vector<BearingObservation> all{o.b};
-    for (auto* q : partners)
-      if (consistent(*best_pair, q->b, cfg_.gate_sigma)) {
-        all.push_back(q->b);
-        used.push_back(q);
-      }
-    auto f = triangulate(all, cfg_.triangulation);
-    if (!f) return std::nullopt;
-    fix = *f;
-  }
+  const Obs* self = &latest_[o.site];
+  if (!fix || std::find(used.begin(), used.end(), self) == used.end()) return std::nullopt;
+  std::stable_partition(used.begin(), used.end(), [&](const Obs* q) { return q == self; });
 
   FireState* fire = nullptr;
   for (auto& fs : fires_) {

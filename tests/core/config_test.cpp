@@ -113,6 +113,7 @@ store = @hub.store@
 web_root = @hub.web_root@
 use_broker = @hub.use_broker@
 offline_after_s = @hub.offline_after_s@
+tenant_db = @hub.tenant_db@
 
 [broker]
 url = @broker.url@
@@ -123,21 +124,30 @@ name = @tenants[0].name@
 role = @tenants[0].role@
 services = @tenants[0].services@
 api_key_hash = @tenants[0].api_key_hash@
+
+[[tenants.regions]]
+name = @tenants[0].regions[0].name@
+points = @tenants[0].regions[0].points@
 )";
 
 const std::map<std::string, std::string> kHubDefaults = {
     {"hub.listen", "\"127.0.0.1:8080\""}, {"hub.store", "\"sqlite:///tmp/tw.db\""}, {"hub.web_root", "\"web\""},
-    {"hub.use_broker", "true"}, {"hub.offline_after_s", "60"}, {"broker.url", "\"mqtts://broker:8883\""},
+    {"hub.use_broker", "true"}, {"hub.offline_after_s", "60"}, {"hub.tenant_db", "\"tenants.db\""},
+    {"broker.url", "\"mqtts://broker:8883\""},
     {"tenants[0].id", "\"quake-agency\""}, {"tenants[0].name", "\"Quake agency\""},
     {"tenants[0].role", "\"operator\""}, {"tenants[0].services", "[\"quake\"]"},
     {"tenants[0].api_key_hash", "\"$argon2id$v=19$m=65536,t=2,p=1$abc$def\""},
+    {"tenants[0].regions[0].name", "\"valley\""},
+    {"tenants[0].regions[0].points", "[19.0, -99.5, 19.0, -98.5, 20.0, -99.0]"},
 };
 
 const std::map<std::string, std::string> kHubInvalid = {
     {"hub.listen", "\"8080\""}, {"hub.store", "\"mysql://x\""}, {"hub.web_root", "1"},
-    {"hub.use_broker", "\"yes\""}, {"hub.offline_after_s", "1"}, {"broker.url", "\"mqtt://:99999\""},
+    {"hub.use_broker", "\"yes\""}, {"hub.offline_after_s", "1"}, {"hub.tenant_db", "1"},
+    {"broker.url", "\"mqtt://:99999\""},
     {"tenants[0].id", "\"a/b\""}, {"tenants[0].name", "1"}, {"tenants[0].role", "\"root\""},
-    {"tenants[0].services", "[\"weather\"]"}, {"tenants[0].api_key_hash", "0"},
+    {"tenants[0].services", "[\"weather\"]"}, {"tenants[0].api_key_hash", "\"md5:abc\""},
+    {"tenants[0].regions[0].name", "3"}, {"tenants[0].regions[0].points", "[19.0, -99.5, 19.0, 200, 20.0, -99.0]"},
 };
 
 }  // namespace
@@ -190,6 +200,10 @@ TEST(HubConfig, ValidFileLoads) {
   EXPECT_EQ(c->listen, "127.0.0.1:8080");
   ASSERT_EQ(c->tenants.size(), 1u);
   EXPECT_EQ(c->tenants[0].services, std::vector<std::string>{"quake"});
+  EXPECT_EQ(c->tenant_db, "tenants.db");
+  ASSERT_EQ(c->tenants[0].regions.size(), 1u);
+  EXPECT_EQ(c->tenants[0].regions[0].name, "valley");
+  EXPECT_EQ(c->tenants[0].regions[0].points, (std::vector<double>{19.0, -99.5, 19.0, -98.5, 20.0, -99.0}));
   auto a = tw::parse_broker_url(c->broker.url);
   ASSERT_TRUE(a);
   EXPECT_TRUE(a->tls);

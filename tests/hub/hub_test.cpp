@@ -1,9 +1,12 @@
+#include <httplib.h>
+
 #include <gtest/gtest.h>
 
 #include "process.hpp"
 #include "tw/core/time.hpp"
 #include "tw/hub/http.hpp"
 #include "tw/hub/hub.hpp"
+#include "tw/hub/tenants.hpp"
 
 namespace {
 
@@ -105,31 +108,46 @@ TEST_F(HubFixture, ProcessorsSeeStoredMessagesAndMayEmit) {
 }
 
 TEST_F(HubFixture, HttpApiAnswersAndRejectsBadRequests) {
-  tw::hub::HttpServer http(*hub);
+  auto repo = tw::hub::open_sqlite_tenant_repo(dir.file("tenants.db"));
+  ASSERT_TRUE(repo);
+  tw::TenantConfig admin;
+  admin.id = "ops";
+  admin.role = "admin";
+  admin.services = {"site", "quake"};
+  admin.api_key_hash = tw::hub::hash_api_key("test-admin-key-0123456789");
+  ASSERT_TRUE(tw::hub::bootstrap_tenants(**repo, {admin}, 1));
+  tw::hub::HttpServer http(*hub, **repo);
   ASSERT_TRUE(http.start("127.0.0.1:0"));
   const int port = http.port();
+  auto http_get = [port](int, const std::string& path) -> std::optional<tw::test::HttpReply> {
+    httplib::Client c("127.0.0.1", port);
+    auto r = c.Get(path.c_str(), {{"Authorization", "Bearer test-admin-key-0123456789"}});
+    if (!r) return std::nullopt;
+    return tw::test::HttpReply{r->status, r->body};
+  };
   ASSERT_TRUE(hub->ingest(status("t1", "online")));
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(hub->ingest(tw::make_message("t1", "test", 1000 + i, {{"seq", i}})));
 
-  auto health = tw::test::http_get(port, "/api/v1/health");
+  auto health = tw::test::http_get(port, "/api/v1/health");  // open, without a key
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
-  EXPECT_EQ(nlohmann::json::parse(health->body)["events"], 6);
+  EXPECT_EQ(nlohmann::json::parse(health->body)["status"], "ok");
+  EXPECT_EQ(tw::test::http_get(port, "/api/v1/sites")->status, 401);
 
-  auto sites = tw::test::http_get(port, "/api/v1/sites");
+  auto sites = http_get(port, "/api/v1/sites");
   ASSERT_EQ(sites->status, 200);
   EXPECT_EQ(nlohmann::json::parse(sites->body)["sites"][0]["id"], "t1");
 
-  auto ev = tw::test::http_get(port, "/api/v1/events?kind=test&since=1001&until=1004&limit=2&order=asc");
+  auto ev = http_get(port, "/api/v1/events?kind=test&since=1001&until=1004&limit=2&order=asc");
   ASSERT_EQ(ev->status, 200);
   auto j = nlohmann::json::parse(ev->body);
   ASSERT_EQ(j["events"].size(), 2u);
   EXPECT_EQ(j["events"][0]["payload"]["seq"], 1);
   EXPECT_EQ(j["events"][1]["payload"]["seq"], 2);
 
-  auto near = tw::test::http_get(port, "/api/v1/events?kind=test&near=19.0,-99.0,1&limit=10");
+  auto near = http_get(port, "/api/v1/events?kind=test&near=19.0,-99.0,1&limit=10");
   EXPECT_EQ(nlohmann::json::parse(near->body)["events"].size(), 5u);
-  auto far = tw::test::http_get(port, "/api/v1/events?kind=test&near=40.0,3.0,100&limit=10");
+  auto far = http_get(port, "/api/v1/events?kind=test&near=40.0,3.0,100&limit=10");
   EXPECT_EQ(nlohmann::json::parse(far->body)["events"].size(), 0u);
 
   for (const std::string bad : {"/api/v1/events?limit=100000000", "/api/v1/events?limit=-1",
@@ -137,7 +155,7 @@ TEST_F(HubFixture, HttpApiAnswersAndRejectsBadRequests) {
                                 "/api/v1/events?near=91,0,1", "/api/v1/events?kind=test%27%3B%20DROP%20TABLE%20events",
                                 "/api/v1/events?site=a%27%20OR%201%3D1", "/api/v1/events?bogus=1",
                                 "/api/v1/alarms?active=maybe"}) {
-    auto r = tw::test::http_get(port, bad);
+    auto r = http_get(port, bad);
     ASSERT_TRUE(r) << bad;
     EXPECT_EQ(r->status, 400) << bad << " -> " << r->body;
     EXPECT_FALSE(nlohmann::json::parse(r->body)["reason"].get<std::string>().empty());

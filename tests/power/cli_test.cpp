@@ -1,5 +1,6 @@
 // Runs the built `towerwatch` binary: the evaluation commands must keep their exact interface.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>

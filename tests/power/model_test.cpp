@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 
 #include "test_data.hpp"
 #include "tw/power/discharge.hpp"
@@ -199,4 +201,31 @@ TEST(BatteryEstimator, MeasuresCapacityOfAnAgedPackBetweenRests) {
   ASSERT_EQ(est.capacity_measurements(), 1u);
   EXPECT_NEAR(est.estimate().soh, 0.9, 0.02);
   EXPECT_NEAR(est.estimate().soc, 1 - q / true_cap, 0.02);
+}
+
+TEST(DischargeCurve, CorruptedFilesGiveErrorsNotCrashes) {
+  std::ifstream f(arts("S001", "4C"), std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_GT(text.size(), 50000u);
+  std::uint64_t x = 12345;
+  int errors = 0, oks = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::string t = text;
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    t.resize(static_cast<std::size_t>(x >> 33) % t.size());  // truncated anywhere
+    for (int k = 0; k < 3; ++k) {                              // and a few bytes overwritten
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      if (!t.empty()) t[static_cast<std::size_t>(x >> 33) % t.size()] = static_cast<char>(x >> 56);
+    }
+    auto c = parse_discharge_curve(t, "corrupt.csv");
+    if (c) {
+      ++oks;
+      EXPECT_GE(c->capacity_ah, 0);
+    } else {
+      ++errors;
+      EXPECT_EQ(c.error().message.rfind("corrupt.csv", 0), 0u) << c.error().message;
+    }
+  }
+  EXPECT_EQ(errors + oks, 200);
+  EXPECT_GT(errors, 100);  // an overwritten byte inside a number is caught as a non-number
 }

@@ -135,3 +135,30 @@ TEST(PowerTelemetry, CsvAcceptsIsoTimesAndNamesBadLines) {
   EXPECT_NE(unknown.error().message.find("fuel"), std::string::npos);
   EXPECT_FALSE(read_telemetry_csv("/nonexistent/x.csv"));
 }
+
+TEST(PowerTelemetry, ArbitraryJsonNeverCrashesAndIsCountedOrAccepted) {
+  // Every field replaced in turn by values of every JSON type.
+  const nlohmann::json base = nlohmann::json::parse(R"({"mains_v":230,"dc_bus_v":54,"battery_a":-1,
+    "battery_temp_c":25,"block_v":[4.1,4.1],"door_open":false,"generator":"off","battery_connected":true,
+    "soc":0.5,"runtime_s":100,"soh":1})");
+  const nlohmann::json values[] = {nullptr, true, -1, 0, 1e300, "x", nlohmann::json::array(),
+                                   nlohmann::json::array({1, "a"}), nlohmann::json::object()};
+  RejectCounter counter;
+  int accepted = 0;
+  for (const auto& [key, _] : base.items()) {
+    for (const auto& v : values) {
+      auto p = base;
+      p[key] = v;
+      auto s = parse_power_payload(p);
+      if (s) ++accepted;
+      else counter.count(s.error());
+    }
+  }
+  EXPECT_EQ(accepted + counter.total(), base.size() * std::size(values));
+  // Accepted: 0 for the required numbers (and -1 for battery_a), null for every optional field, and the
+  // values that fit: temperature -1/0, block_v [], door/battery_connected true, soc/runtime_s/soh 0.
+  EXPECT_EQ(accepted, 20);
+  EXPECT_EQ(counter.count_of("out_of_range"), 13u);
+  EXPECT_EQ(counter.count_of("bad_type"), 66u);
+  EXPECT_EQ(counter.count_of("missing_field"), 0u);  // null on a required field is a bad type, not missing
+}

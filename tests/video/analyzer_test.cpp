@@ -21,7 +21,7 @@ TEST(MotionGate, SkipsStaticScenesAndForcesPeriodicCalls) {
   }
   EXPECT_EQ(calls, 3);  // frame 0, then forced after 10 skipped frames twice
   cv::Mat b = a.clone();
-  cv::rectangle(b, cv::Rect(100, 100, 20, 40), cv::Scalar(255, 255, 255), cv::FILLED);  // a "person" appears
+  b(cv::Rect(100, 100, 20, 40)).setTo(cv::Scalar(255, 255, 255));  // a "person" appears
   EXPECT_TRUE(g.should_detect(b));
   EXPECT_GT(g.last_changed_fraction(), 0.001);
 }

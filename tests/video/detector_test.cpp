@@ -126,7 +126,7 @@ TEST(Factory, Errors) {
   EXPECT_EQ(make_detector(c).error().code, "bad_config");
   c = DetectorConfig{};
   c.model = tw::video::testing::pets_gt();  // not an ONNX file
-  EXPECT_EQ(make_detector(c).error().code, "model_load");
+  EXPECT_EQ(make_detector(c).error().code, "model_load") << make_detector(c).error().message;
   EXPECT_NE(std::find(detector_names().begin(), detector_names().end(), "opencv_dnn"), detector_names().end());
 }
 

@@ -50,14 +50,18 @@ TEST(Temporal, HitsOutsideTheWindowDoNotCount) {
 
 TEST(Temporal, SeparateRegionsVoteSeparately) {
   TemporalFilter f;
-  // Two plumes far apart alternate: neither gets 4 hits in 8 frames until frame 7.
-  for (int i = 0; i < 7; ++i) {
+  // Two plumes far apart alternate: each has its own votes, 4 hits at frames 0,2,4,6 and 1,3,5,7.
+  for (int i = 0; i < 6; ++i) {
     auto r = i % 2 == 0 ? one_box(0.9f, 10, 10, 60, 60) : one_box(0.9f, 500, 300, 560, 350);
     EXPECT_TRUE(f.update(r, 640, 480, i * kStep).empty()) << i;
   }
-  auto a = f.update(one_box(0.9f, 500, 300, 560, 350), 640, 480, 7 * kStep);
+  auto a = f.update(one_box(0.9f, 10, 10, 60, 60), 640, 480, 6 * kStep);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_FLOAT_EQ(a[0].box.x0, 10.f);
+  a = f.update(one_box(0.9f, 500, 300, 560, 350), 640, 480, 7 * kStep);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_FLOAT_EQ(a[0].box.x0, 500.f);
+  EXPECT_NE(a[0].region_id, 1);
 }
 
 TEST(Temporal, ThresholdSizeMaskAndPersistence) {

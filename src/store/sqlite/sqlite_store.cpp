@@ -159,7 +159,7 @@ class SqliteStore final : public Store {
         return make_error("store_open", "sqlite: could not switch the database to WAL journal mode");
     }
     if (auto s = db_->exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
-                           "PRAGMA temp_store=MEMORY;");
+                           "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;");
         !s)
       return s;
     return migrate();
@@ -461,13 +461,15 @@ class SqliteStore final : public Store {
       s.bind(i++, static_cast<std::int64_t>(q.limit));
     }
     std::vector<AlarmRecord> out;
+    std::optional<detail::NearFilter> filter;
+    if (q.near) filter.emplace(*q.near);
     while (out.size() < q.limit) {
       auto row = s.step();
       if (!row) return row.error();
       if (!*row) break;
       auto a = read_alarm(s);
       if (!a) return a.error();
-      if (q.near && !detail::within(*q.near, a->lat, a->lon)) continue;
+      if (filter && !filter->contains(a->lat, a->lon)) continue;
       out.push_back(std::move(*a));
     }
     return out;
@@ -634,11 +636,12 @@ class SqliteStore final : public Store {
       std::string id;
     };
     std::vector<Cand> cands;
+    const detail::NearFilter filter(*q.near);
     for (;;) {
       auto row = s.step();
       if (!row) return row.error();
       if (!*row) break;
-      if (!detail::within(*q.near, s.col_double(3), s.col_double(4))) continue;
+      if (!filter.contains(s.col_double(3), s.col_double(4))) continue;
       cands.push_back({s.col_int(0), s.col_int(1), s.col_text(2)});
     }
     auto newer = [](const Cand& a, const Cand& b) { return a.ts != b.ts ? a.ts > b.ts : a.id > b.id; };

@@ -37,8 +37,12 @@ struct CompareOptions {
   double decision_fraction = 0.01;  // changed = changed pixels >= this fraction of the analysed area
   double transient_dilate = 0.01;   // transient boxes grow by this fraction of the image diagonal
   // Registration quality check.
-  double min_registration_corr = 0.25;  // ECC correlation of gradient magnitudes below this: view moved
-  double max_shift_fraction = 0.05;     // translation beyond this fraction of the image diagonal: view moved
+  // "View moved" = a motion beyond max_shift_fraction of the diagonal or max_rotation_deg, found by ECC with a
+  // correlation of at least min_registration_corr that beats the unmoved correlation by min_registration_gain.
+  // Smaller trusted motions are compensated; untrusted estimates are ignored (the images are compared as they are).
+  double min_registration_corr = 0.5;
+  double min_registration_gain = 0.15;
+  double max_shift_fraction = 0.05;
   double max_rotation_deg = 3.0;
   // Visibility check: darker or flatter than this relative to the other capture is not comparable (night, fog).
   double min_visibility_ratio = 0.35;

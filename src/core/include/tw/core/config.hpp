@@ -74,12 +74,19 @@ struct SiteConfig {
   std::vector<SensorConfig> sensors;
 };
 
+// A tenant's region: a polygon of lat/lon pairs (lat1, lon1, lat2, lon2, ...), at least 3 points.
+struct RegionConfig {
+  std::string name;
+  std::vector<double> points;
+};
+
 struct TenantConfig {
   std::string id;
   std::string name;
   std::string role = "viewer";        // viewer | operator | admin
   std::vector<std::string> services;  // quake, wildfire, traffic, landuse, power, site
-  std::string api_key_hash;           // libsodium crypto_pwhash_str output
+  std::string api_key_hash;           // "blake2b:<64 hex>" (towerwatch tenant hash-key) or crypto_pwhash_str output
+  std::vector<RegionConfig> regions;  // empty = everywhere
 };
 
 struct HubConfig {
@@ -90,6 +97,9 @@ struct HubConfig {
   bool use_broker = true;
   BrokerConfig broker;
   int offline_after_s = 60;
+  // SQLite file of the tenant repository; empty = "<store file>.tenants.db" beside a SQLite store,
+  // "tenants.db" in the working directory otherwise.
+  std::string tenant_db;
   std::vector<TenantConfig> tenants;
 };
 

@@ -86,6 +86,10 @@ nlohmann::json to_json(const store::EventRecord& e);
 nlohmann::json to_json(const store::SiteRecord& s);
 nlohmann::json to_json(const store::AlarmRecord& a);
 
+// Raises the public-safety alarms that follow from messages: `quake` (alert=true; one alarm per quake
+// event id, updated by later versions), `fire` (one per fire id) and `smoke` (one per site camera).
+std::unique_ptr<Processor> make_alert_processor();
+
 class Hub : private HubContext {
  public:
   Hub(HubConfig cfg, std::unique_ptr<store::Store> store);
@@ -110,6 +114,10 @@ class Hub : private HubContext {
   // Alarm operations from the API (they also stream the change).
   Result<std::optional<store::AlarmRecord>> acknowledge(std::int64_t id, const std::string& user);
   Result<std::optional<store::AlarmRecord>> clear(std::int64_t id, const std::string& user);
+  Result<std::optional<store::AlarmRecord>> assign(std::int64_t id, const std::string& assignee,
+                                                   const std::string& user);
+  // Adds a comment; returns the alarm (nullopt when there is no such alarm).
+  Result<std::optional<store::AlarmRecord>> comment(std::int64_t id, const std::string& text, const std::string& user);
 
   // Runs one presence check now (tests call this with an explicit time).
   void check_presence(std::int64_t now_ms);

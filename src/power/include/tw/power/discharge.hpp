@@ -46,6 +46,7 @@ struct PeukertFit {
 
 class DischargeModel {
  public:
+  static constexpr std::size_t kMaxCurves = 16;
   // Fits the model; needs >= 2 curves at distinct currents. cutoff_v: terminal cut-off per cell;
   // when absent, the median end voltage of the curves.
   static Result<DischargeModel> fit(std::vector<DischargeCurve> curves, std::optional<double> cutoff_v = {});

@@ -44,7 +44,8 @@ struct ProcessorConfig {
   double trigger_off = 1.5;
   double pick_pre_s = 3.0;          // AIC window before the trigger
   double pick_post_s = 0.3;         // ... and after it (the pick is emitted this long after the trigger)
-  bool pick_zero_phase = true;      // AIC on the window filtered forward and backward (no filter delay)
+  bool pick_zero_phase = false;     // AIC on the raw window filtered forward and backward
+  double pick_refine_s = 1.0;       // second AIC pass on [onset - this, window end] (0: off)
   double min_snr = 1.5;             // picks whose post/pre RMS ratio is below are dropped
   double min_pick_interval_s = 4;   // a new trigger within this time of the last pick is ignored
   std::string vertical_components = "Z1";  // component letters taken as vertical, by preference
@@ -53,7 +54,9 @@ struct ProcessorConfig {
   std::string disp_filter = "INT>>HP(0.075,2)";    // velocity -> displacement
   double pd_window_s = 3.0;                        // Pd and tau_c window after the onset
   std::vector<double> gm_report_s{1, 2, 3, 5, 10, 20, 40};  // ground_motion reports after the onset
-  double max_gap_samples = 1.5;     // a larger gap restarts the channel (filters and trigger)
+  double max_gap_samples = 1.5;     // a larger gap is a gap (smaller ones are timing jitter)
+  double max_fill_s = 5.0;          // gaps up to this are bridged by linear interpolation; longer ones
+                                    // restart the channel (filters, STA/LTA warm-up, trigger)
 };
 // Checks every field; errors name the field.
 Status validate(const ProcessorConfig& cfg);
@@ -100,6 +103,7 @@ class StationProcessor {
   const std::vector<Pick>& picks() const { return picks_; }
   std::uint64_t samples_processed() const { return samples_; }
   std::uint64_t gaps() const { return gaps_; }
+  std::uint64_t filled_samples() const { return filled_; }
   // Errors in the config (bad filter spec for this sample rate) are reported once per channel here.
   const std::vector<std::string>& errors() const { return errors_; }
 
@@ -120,6 +124,7 @@ class StationProcessor {
   std::vector<std::string> errors_;
   std::uint64_t samples_ = 0;
   std::uint64_t gaps_ = 0;
+  std::uint64_t filled_ = 0;
   std::int64_t last_pick_us_ = INT64_MIN / 2;
   std::string vertical_;  // chosen vertical channel code
 };

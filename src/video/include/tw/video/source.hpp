@@ -95,7 +95,7 @@ class CameraWorker {
   bool finished() const { return finished_.load(); }
   bool online() const { return online_.load(); }
   std::uint64_t dropped() const { return dropped_->value(); }
-  std::uint64_t delivered() const { return delivered_->value(); }
+  std::uint64_t delivered() const { return delivered_->value(); }  // frames read, before the drop policy
   std::uint64_t reconnects() const { return reconnects_->value(); }
 
  private:
