@@ -1,5 +1,6 @@
 // Store benchmarks.
-//   BM_SqliteIngest/<batch>        insert_events() into a WAL file database, one thread; items/s = events/s.
+//   BM_SqliteIngest/<batch>        insert_events() into a WAL file database, one thread; items/s = events/s
+//                                  by wall clock, cpu_events_per_s by the thread's CPU time; 5 repetitions.
 //   BM_SqliteIngestRawFloor        the same rows into a bare table (id primary key only) with plain sqlite3:
 //                                  the floor our indexes and the R*Tree are measured against.
 //   BM_Evidence/<backend>          "what happened near this point in this window": events within 30 km of
@@ -11,6 +12,7 @@
 // weighted like a real network (heartbeats and counts dominate), events at their site (smoke/fire offset
 // up to 20 km). Deterministic (fixed seed).
 #include <benchmark/benchmark.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -108,11 +110,25 @@ std::vector<EventRecord> make_events(size_t n, std::uint64_t seed) {
   return out;
 }
 
+double thread_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+void remove_db(const fs::path& path) {
+  fs::remove(path);
+  fs::remove(path.string() + "-wal");
+  fs::remove(path.string() + "-shm");
+}
+
+// One repetition = a fresh database filled with n events in batches (n = 20,000 for batch 1, else 200,000).
 void BM_SqliteIngest(benchmark::State& state) {
   const auto batch = static_cast<size_t>(state.range(0));
-  const size_t n = 200000;
+  const size_t n = batch == 1 ? 20000 : 200000;
   const auto events = make_events(n, 11);
   size_t done = 0;
+  double cpu = 0;
   int round = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -123,6 +139,7 @@ void BM_SqliteIngest(benchmark::State& state) {
       return;
     }
     state.ResumeTiming();
+    const double c0 = thread_cpu_s();
     for (size_t i = 0; i < n; i += batch) {
       std::span<const EventRecord> b(events.data() + i, std::min(batch, n - i));
       auto r = (*st)->insert_events(b);
@@ -132,21 +149,22 @@ void BM_SqliteIngest(benchmark::State& state) {
       }
       done += *r;
     }
+    cpu += thread_cpu_s() - c0;
     state.PauseTiming();
     st->reset();
-    fs::remove(path);
-    fs::remove(path.string() + "-wal");
-    fs::remove(path.string() + "-shm");
+    remove_db(path);
     state.ResumeTiming();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(done));
+  state.counters["cpu_events_per_s"] = static_cast<double>(done) / cpu;
 }
-BENCHMARK(BM_SqliteIngest)->Arg(1)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(3)
-    ->UseRealTime();
+BENCHMARK(BM_SqliteIngest)->Arg(1)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(1)
+    ->Repetitions(5)->ReportAggregatesOnly(true)->UseRealTime();
 
 void BM_SqliteIngestRawFloor(benchmark::State& state) {
   const size_t n = 200000, batch = 1000;
   const auto events = make_events(n, 11);
+  double cpu = 0;
   int round = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -159,6 +177,7 @@ void BM_SqliteIngestRawFloor(benchmark::State& state) {
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO t VALUES(?,?,?,?,?,?,?,?)", -1, &st, nullptr);
     state.ResumeTiming();
+    const double c0 = thread_cpu_s();
     for (size_t i = 0; i < n; i += batch) {
       sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
       for (size_t j = i; j < std::min(n, i + batch); ++j) {
@@ -177,17 +196,19 @@ void BM_SqliteIngestRawFloor(benchmark::State& state) {
       }
       sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
     }
+    cpu += thread_cpu_s() - c0;
     state.PauseTiming();
     sqlite3_finalize(st);
     sqlite3_close(db);
-    fs::remove(path);
-    fs::remove(path.string() + "-wal");
-    fs::remove(path.string() + "-shm");
+    remove_db(path);
     state.ResumeTiming();
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(n * static_cast<size_t>(state.iterations())));
+  const auto total = n * static_cast<size_t>(state.iterations());
+  state.SetItemsProcessed(static_cast<std::int64_t>(total));
+  state.counters["cpu_events_per_s"] = static_cast<double>(total) / cpu;
 }
-BENCHMARK(BM_SqliteIngestRawFloor)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+BENCHMARK(BM_SqliteIngestRawFloor)->Unit(benchmark::kMillisecond)->Iterations(1)->Repetitions(5)
+    ->ReportAggregatesOnly(true)->UseRealTime();
 
 // ---- evidence query
 
@@ -239,13 +260,26 @@ double percentile(std::vector<double> v, double p) {
   return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
 }
 
-void run_evidence(benchmark::State& state, tw::store::Store& st) {
+// CPU time a process has spent running, from /proc/<pid>/schedstat (nanosecond resolution).
+double process_cpu_ms(int pid) {
+  std::FILE* f = std::fopen(fmt::format("/proc/{}/schedstat", pid).c_str(), "r");
+  if (!f) return 0;
+  unsigned long long ns = 0;
+  if (std::fscanf(f, "%llu", &ns) != 1) ns = 0;
+  std::fclose(f);
+  return static_cast<double>(ns) / 1e6;
+}
+
+// server_pid: the PostgreSQL backend serving the store's connection (0 for SQLite), whose CPU time is
+// added to the client's to give the work a query costs independent of how busy the machine is.
+void run_evidence(benchmark::State& state, tw::store::Store& st, int server_pid = 0) {
   const auto ps = probes(static_cast<size_t>(state.max_iterations));
-  std::vector<double> ms, cpu;
+  std::vector<double> ms, cpu, server;
   size_t i = 0, rows = 0;
   for (auto _ : state) {
     const Probe& p = ps[i++ % ps.size()];
     const double c0 = thread_cpu_ms();
+    const double s0 = server_pid ? process_cpu_ms(server_pid) : 0;
     tw::store::EventQuery q;
     q.near = tw::store::Near{p.lat, p.lon, kRadiusKm};
     q.since_ms = p.since;
@@ -261,12 +295,17 @@ void run_evidence(benchmark::State& state, tw::store::Store& st) {
     rows += r->size();
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     cpu.push_back(thread_cpu_ms() - c0);
+    if (server_pid) {
+      server.push_back(process_cpu_ms(server_pid) - s0);
+      cpu.back() += server.back();
+    }
   }
   state.counters["p50_ms"] = percentile(ms, 0.50);
   state.counters["p99_ms"] = percentile(ms, 0.99);
-  // CPU time of the calling thread (all of the work for SQLite; only the client side for PostgreSQL).
+  // CPU time of the calling thread plus, for PostgreSQL, of its server backend.
   state.counters["cpu_p50_ms"] = percentile(cpu, 0.50);
   state.counters["cpu_p99_ms"] = percentile(cpu, 0.99);
+  if (!server.empty()) state.counters["server_cpu_p50_ms"] = percentile(server, 0.50);
   state.counters["rows_per_query"] = static_cast<double>(rows) / static_cast<double>(ms.size());
   state.counters["events"] = static_cast<double>(total_events());
 }
@@ -274,12 +313,15 @@ void run_evidence(benchmark::State& state, tw::store::Store& st) {
 std::unique_ptr<tw::store::Store>& sqlite_big(std::string& err) {
   static std::string error;
   static std::unique_ptr<tw::store::Store> st = [] {
-    const auto path = temp_dir() / "evidence.db";
+    // TW_BENCH_SQLITE_DB keeps the filled database between runs (reused when it holds the right count).
+    const char* keep = std::getenv("TW_BENCH_SQLITE_DB");
+    const fs::path path = keep ? fs::path(keep) : temp_dir() / "evidence.db";
     auto r = tw::store::open_store("sqlite://" + path.string());
     if (!r) {
       error = r.error().message;
       return std::unique_ptr<tw::store::Store>{};
     }
+    if (auto n = (*r)->count_events(); n && static_cast<size_t>(*n) == total_events()) return std::move(*r);
     const auto t0 = std::chrono::steady_clock::now();
     if (!fill(**r, error)) return std::unique_ptr<tw::store::Store>{};
     fmt::print(stderr, "sqlite: filled {} events in {:.1f} s\n", total_events(),
@@ -308,7 +350,8 @@ void BM_EvidenceTimeIndexOnly_sqlite(benchmark::State& state) {
     return;
   }
   sqlite3* db = nullptr;
-  sqlite3_open_v2((temp_dir() / "evidence.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  const char* keep = std::getenv("TW_BENCH_SQLITE_DB");
+  sqlite3_open_v2(keep ? keep : (temp_dir() / "evidence.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db,
                      "SELECT id, site, kind, ts_ms, received_ms, lat, lon, payload FROM events INDEXED BY events_ts "
@@ -346,10 +389,36 @@ void BM_EvidenceTimeIndexOnly_sqlite(benchmark::State& state) {
 }
 BENCHMARK(BM_EvidenceTimeIndexOnly_sqlite)->Iterations(100)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// PID of the backend serving the connection tagged application_name=tw_bench_store.
+int backend_pid(const std::string& url) {
+  const auto q = url.find('?');
+  PGconn* c = PQconnectdb(q == std::string::npos ? url.c_str() : url.substr(0, q).c_str());
+  PGresult* r = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE application_name = 'tw_bench_store'");
+  int pid = (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) ? std::atoi(PQgetvalue(r, 0, 0)) : 0;
+  PQclear(r);
+  PQfinish(c);
+  return pid;
+}
+
 void BM_Evidence_postgresql(benchmark::State& state) {
   static std::string error;
+  static std::string used_url;
   static std::unique_ptr<tw::store::testing::PgServer> server;
   static std::unique_ptr<tw::store::Store> st = []() -> std::unique_ptr<tw::store::Store> {
+    // TW_BENCH_PG_URL: use an existing server/database (filled on first use, reused when the count matches).
+    if (const char* given = std::getenv("TW_BENCH_PG_URL")) {
+      used_url = std::string(given) + "?application_name=tw_bench_store";
+      auto r = tw::store::open_store(used_url);
+      if (!r) {
+        error = r.error().message;
+        return nullptr;
+      }
+      if (auto n = (*r)->count_events(); n && static_cast<size_t>(*n) == total_events()) return std::move(*r);
+      if (!fill(**r, error)) return nullptr;
+      std::string cmd = fmt::format("psql -q -d '{}' -c 'VACUUM ANALYZE' >/dev/null 2>&1", given);
+      if (std::system(cmd.c_str()) != 0) fmt::print(stderr, "warning: VACUUM ANALYZE failed\n");
+      return std::move(*r);
+    }
     auto s = tw::store::testing::PgServer::start();
     if (!s) {
       error = s.error().message;
@@ -361,7 +430,8 @@ void BM_Evidence_postgresql(benchmark::State& state) {
       error = url.error().message;
       return nullptr;
     }
-    auto r = tw::store::open_store(*url);
+    used_url = *url + "?application_name=tw_bench_store";
+    auto r = tw::store::open_store(used_url);
     if (!r) {
       error = r.error().message;
       return nullptr;
@@ -379,7 +449,7 @@ void BM_Evidence_postgresql(benchmark::State& state) {
     state.SkipWithError(error.c_str());
     return;
   }
-  run_evidence(state, *st);
+  run_evidence(state, *st, backend_pid(used_url));
   if (state.thread_index() == 0 && state.iterations() > 0) {
     // Stop the server here rather than in a static destructor at exit.
     st.reset();

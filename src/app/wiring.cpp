@@ -1,10 +1,15 @@
 // The one place that knows which domain analysers exist.
+#include "domains.hpp"
 #include "processors.hpp"
 #include "sources.hpp"
 
 namespace tw::app {
 
-void add_domain_processors(hub::Hub& /*hub*/) {}
+void add_domain_processors([[maybe_unused]] hub::Hub& hub) {
+#ifdef TW_HAVE_POWER
+  add_power_processors(hub);
+#endif
+}
 
 void add_configured_sources(edge::EdgeAgent& /*agent*/, const SiteConfig& /*cfg*/) {}
 
@@ -29,12 +34,17 @@ std::vector<DemoSite> demo_sites(const std::string& /*data_dir*/) {
     d.config.lon = s.lon;
     d.config.height_m = s.h;
     d.config.heartbeat_s = 5;
+    d.index = out.size();
     out.push_back(std::move(d));
   }
   return out;
 }
 
-void add_demo_sources(edge::EdgeAgent& /*agent*/, const DemoSite& /*site*/, const std::string& /*data_dir*/,
-                      double /*speed*/) {}
+void add_demo_sources([[maybe_unused]] edge::EdgeAgent& agent, [[maybe_unused]] const DemoSite& site,
+                      [[maybe_unused]] const std::string& data_dir, [[maybe_unused]] double speed) {
+#ifdef TW_HAVE_POWER
+  add_power_demo_sources(agent, site.index, speed);
+#endif
+}
 
 }  // namespace tw::app

@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -10,9 +12,11 @@
 #include "tw/change/compare.hpp"
 #include "tw/change/options.hpp"
 #include "tw/change/transients.hpp"
+#include "tw/change/watcher.hpp"
 #include "tw/change/zone.hpp"
 #include "tw/core/cli.hpp"
 #include "tw/core/paths.hpp"
+#include "tw/core/time.hpp"
 
 namespace fs = std::filesystem;
 
@@ -113,6 +117,119 @@ std::vector<fs::path> images_in(const fs::path& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// Capture time from a file name holding YYYYMMDD[_HHMMSS] (as time-lapse cameras name them); otherwise
+// noon UTC of day `index` after 2000-01-01, so that every frame counts as a different day.
+std::int64_t capture_time(const fs::path& p, size_t index) {
+  std::string n = p.stem().string();
+  for (size_t i = 0; i + 8 <= n.size(); ++i) {
+    if (!std::all_of(n.begin() + static_cast<std::ptrdiff_t>(i), n.begin() + static_cast<std::ptrdiff_t>(i + 8),
+                     [](char ch) { return ch >= '0' && ch <= '9'; }))
+      continue;
+    std::string iso = fmt::format("{}-{}-{}T", n.substr(i, 4), n.substr(i + 4, 2), n.substr(i + 6, 2));
+    size_t j = i + 8;
+    if (j + 7 <= n.size() && (n[j] == '_' || n[j] == '-' || n[j] == 'T') &&
+        std::all_of(n.begin() + static_cast<std::ptrdiff_t>(j + 1), n.begin() + static_cast<std::ptrdiff_t>(j + 7),
+                    [](char ch) { return ch >= '0' && ch <= '9'; }))
+      iso += fmt::format("{}:{}:{}Z", n.substr(j + 1, 2), n.substr(j + 3, 2), n.substr(j + 5, 2));
+    else
+      iso += "12:00:00Z";
+    if (auto ms = parse_iso8601_ms(iso)) return *ms;
+  }
+  return 946'728'000'000LL + static_cast<std::int64_t>(index) * 86'400'000LL;
+}
+
+struct WatchArgs {
+  std::string frames;
+  std::string camera = "camera";
+  std::string crops_dir;
+  int persist_days = 3;
+  int refresh_days = 7;
+};
+
+int run_watch(const Common& c, const WatchArgs& a) {
+  CompareOptions opt;
+  TransientMasker masker;
+  std::vector<Zone> zones;
+  if (int rc = prepare(c, opt, masker, zones); rc >= 0) return rc;
+  std::error_code ec;
+  if (!fs::is_directory(a.frames, ec)) return cli::fail(cli::kUsageError, fmt::format("--frames {}: not a folder", a.frames));
+  auto frames = images_in(a.frames);
+  if (frames.empty()) return cli::fail(cli::kUsageError, fmt::format("--frames {}: no images (png, jpg, bmp, tif)", a.frames));
+  WatchConfig cfg;
+  cfg.camera = a.camera;
+  cfg.zones = zones;
+  cfg.compare = opt;
+  cfg.persist_days = a.persist_days;
+  cfg.reference_refresh_days = a.refresh_days;
+  Redactor redactor;
+  if (!a.crops_dir.empty()) {
+    auto r = make_video_redactor();
+    if (!r) return cli::fail(cli::kRuntimeError, "--crops-dir needs face redaction: " + r.error().message);
+    redactor = *r;
+    fs::create_directories(a.crops_dir, ec);
+    if (ec) return cli::fail(cli::kRuntimeError, fmt::format("--crops-dir {}: {}", a.crops_dir, ec.message()));
+  }
+  auto w = ChangeWatcher::create(cfg, masker, redactor);
+  if (!w) return cli::fail(cli::kUsageError, w.error().message);
+  nlohmann::json alerts = nlohmann::json::array(), statuses = nlohmann::json::array();
+  for (size_t i = 0; i < frames.size(); ++i) {
+    auto img = load_image(frames[i].string());
+    if (!img) return cli::fail(cli::kRuntimeError, img.error().message);
+    std::int64_t ts = capture_time(frames[i], i);
+    auto msgs = (*w)->feed(*img, ts);
+    if (!msgs) return cli::fail(cli::kRuntimeError, fmt::format("{}: {}", frames[i].string(), msgs.error().message));
+    for (auto& m : *msgs) {
+      if (m.kind == "change") {
+        nlohmann::json j = m.payload;
+        for (const char* k : {"before_jpeg", "after_jpeg"}) {
+          if (!j.contains(k)) continue;
+          const std::string what = std::string(k) == "before_jpeg" ? "before" : "after";
+          fs::path out = fs::path(a.crops_dir) / fmt::format("alert{}_{}.jpg", alerts.size() + 1, what);
+          // The payload carries base64; the file gets the same redacted JPEG bytes.
+          std::string b64 = j[k].get<std::string>();
+          j.erase(k);
+          j[what + "_file"] = out.string();
+          std::vector<uchar> bytes;
+          unsigned val = 0;
+          int bits = -8;
+          for (char ch : b64) {
+            const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            const char* pos = std::strchr(tbl, ch);
+            if (ch == '=' || !pos) break;
+            val = (val << 6) | static_cast<unsigned>(pos - tbl);
+            bits += 6;
+            if (bits >= 0) {
+              bytes.push_back(static_cast<uchar>((val >> bits) & 0xFF));
+              bits -= 8;
+            }
+          }
+          std::FILE* f = std::fopen(out.string().c_str(), "wb");
+          if (!f) return cli::fail(cli::kRuntimeError, fmt::format("{}: cannot write", out.string()));
+          std::fwrite(bytes.data(), 1, bytes.size(), f);
+          std::fclose(f);
+        }
+        j["file"] = frames[i].filename().string();
+        j["index"] = i;
+        j["id"] = m.id;
+        alerts.push_back(j);
+      } else {
+        statuses.push_back({{"file", frames[i].filename().string()}, {"index", i}, {"state", m.payload["state"]}});
+      }
+    }
+  }
+  nlohmann::json out{{"frames", frames.size()}, {"alerts", alerts}, {"camera_status", statuses},
+                     {"references", (*w)->history().size()}};
+  if (c.json) {
+    fmt::print("{}\n", out.dump());
+  } else {
+    fmt::print("{} frames, {} alerts\n", frames.size(), alerts.size());
+    for (const auto& al : alerts)
+      fmt::print("  alert at {}: zone {} area {:.0f} px, first seen {}\n", al["file"].get<std::string>(),
+                 al["zone"].get<std::string>(), al["area_px"].get<double>(), al["first_seen"].get<std::string>());
+  }
+  return cli::kOk;
 }
 
 // Runs the detector once per image of a pair (compare() asks for both images, and eval compares both ways).
@@ -259,7 +376,15 @@ void add_cli(CLI::App& app, tw::cli::Context& ctx) {
   ev->add_flag("--verbose", verbose, "per-pair lines on stderr");
   add_common(ev, common_e);
   ev->callback([&ctx] { ctx.exit_code = run_eval(common_e, data, verbose); });
-  (void)common_w;
+  auto* wt = change->add_subcommand("watch", "Treat the images of a folder, in name order, as daily captures of one view");
+  static WatchArgs wa;
+  wt->add_option("--frames", wa.frames, "folder of captures")->required();
+  wt->add_option("--camera", wa.camera, "camera id used in the alerts");
+  wt->add_option("--persist-days", wa.persist_days, "days a change must be seen on before it alerts")->check(CLI::Range(1, 365));
+  wt->add_option("--refresh-days", wa.refresh_days, "age after which a clean capture replaces the reference")->check(CLI::Range(1, 3650));
+  wt->add_option("--crops-dir", wa.crops_dir, "write the redacted before/after crops of each alert here");
+  add_common(wt, common_w);
+  wt->callback([&ctx] { ctx.exit_code = run_watch(common_w, wa); });
 }
 
 }  // namespace tw::change

@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "tw/video/detector.hpp"
+#include "tw/video/redact.hpp"
 #endif
 
 namespace tw::change {
@@ -40,6 +41,23 @@ Result<TransientMasker> make_detector_masker(float score_threshold) {
 #else
   (void)score_threshold;
   return make_error("unavailable", "change module built without tw::video: no transient-object detector");
+#endif
+}
+
+Result<std::function<void(cv::Mat&)>> make_video_redactor() {
+#ifdef TW_CHANGE_HAVE_VIDEO
+  tw::video::DetectorConfig dcfg;
+  dcfg.classes = {"person"};
+  auto det = tw::video::make_detector(dcfg);
+  if (!det) return det.error();
+  auto red = tw::video::Redactor::create(tw::video::RedactConfig{});
+  if (!red) return red.error();
+  std::shared_ptr<tw::video::Detector> d(std::move(det.value()));
+  auto r = std::make_shared<tw::video::Redactor>(std::move(red.value()));
+  std::function<void(cv::Mat&)> f = [d, r](cv::Mat& bgr) { r->redact(bgr, *d); };
+  return f;
+#else
+  return make_error("unavailable", "change module built without tw::video: no face redaction");
 #endif
 }
 

@@ -415,18 +415,35 @@ void HttpServer::setup() {
   });
 
   // ------------------------------------------------------------ events
-  authed("GET", "/api/v1/events", [this](const Req& req, Res& res, const Tenant& t) {
-    store::EventQuery q;
-    if (auto err = parse_event_query(req, q)) return bad_request(res, *err);
+  // Parses an event query and checks it against the tenant's scope (400 / 403 answered here).
+  auto event_query_in_scope = [this](const Req& req, Res& res, const Tenant& t, store::EventQuery& q) {
+    if (auto err = parse_event_query(req, q)) {
+      bad_request(res, *err);
+      return false;
+    }
     for (const auto& k : q.kinds) {
-      if (!t.has_service(service_of_kind(k))) return forbidden(res, "kind '" + k + "' is outside your services");
+      if (!t.has_service(service_of_kind(k))) {
+        forbidden(res, "kind '" + k + "' is outside your services");
+        return false;
+      }
     }
     for (const auto& id : q.sites) {
       auto site = hub_.store().site(id);
-      if (!site) return store_error(res, site.error());
-      if (*site && !t.in_region((*site)->lat, (*site)->lon)) return forbidden(res, "site '" + id + "' is outside your regions");
+      if (!site) {
+        store_error(res, site.error());
+        return false;
+      }
+      if (*site && !t.in_region((*site)->lat, (*site)->lon)) {
+        forbidden(res, "a requested site is outside your regions");
+        return false;
+      }
     }
     if (q.kinds.empty()) q.kinds = kinds_of_services(t);
+    return true;
+  };
+  authed("GET", "/api/v1/events", [this, event_query_in_scope](const Req& req, Res& res, const Tenant& t) {
+    store::EventQuery q;
+    if (!event_query_in_scope(req, res, t, q)) return;
     nlohmann::json arr = nlohmann::json::array();
     if (!q.kinds.empty()) {
       const size_t want = q.limit;
@@ -484,7 +501,7 @@ void HttpServer::setup() {
       if (!valid_id(id)) return bad_request(res, "site: '" + clip(id) + "' is not a valid site id");
       auto site = hub_.store().site(id);
       if (!site) return store_error(res, site.error());
-      if (*site && !t.in_region((*site)->lat, (*site)->lon)) return forbidden(res, "site '" + id + "' is outside your regions");
+      if (*site && !t.in_region((*site)->lat, (*site)->lon)) return forbidden(res, "the site is outside your regions");
       q.site = id;
     }
     size_t want = 200;
@@ -728,13 +745,9 @@ void HttpServer::setup() {
     res.set_content(sites_geojson(visible, t.has_service("site") || t.has_service("power")).dump(),
                     "application/geo+json");
   });
-  authed("GET", "/api/v1/feeds/events.geojson", [this](const Req& req, Res& res, const Tenant& t) {
+  authed("GET", "/api/v1/feeds/events.geojson", [this, event_query_in_scope](const Req& req, Res& res, const Tenant& t) {
     store::EventQuery q;
-    if (auto err = parse_event_query(req, q)) return bad_request(res, *err);
-    for (const auto& k : q.kinds) {
-      if (!t.has_service(service_of_kind(k))) return forbidden(res, "kind '" + k + "' is outside your services");
-    }
-    if (q.kinds.empty()) q.kinds = kinds_of_services(t);
+    if (!event_query_in_scope(req, res, t, q)) return;
     std::vector<store::EventRecord> visible;
     if (!q.kinds.empty()) {
       const size_t want = q.limit;

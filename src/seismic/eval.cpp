@@ -149,6 +149,11 @@ DetectResult run_detect(const std::vector<Trace>& traces, const std::vector<Stat
                         const Calibration& cal, double chunk_s) {
   DetectResult r;
   QuakeService svc(stations, model, qcfg);
+  {
+    std::vector<std::string> live;
+    for (const auto& t : traces) live.push_back(t.station);
+    svc.set_active_sites(live);
+  }
   std::map<std::string, StationProcessor> procs;
   Replay replay(traces, ReplayOptions{chunk_s, 0});
   auto handle = [&](std::vector<tw::Message>& msgs) {
@@ -322,14 +327,13 @@ nlohmann::json eval_norway_picks(const std::filesystem::path& dir, const Process
           {"pass", med_all <= 0.10 && frac >= 0.9}};
 }
 
-nlohmann::json eval_openeew(const std::filesystem::path& dir, const std::vector<std::string>& only) {
+nlohmann::json eval_openeew(const std::filesystem::path& dir, const std::vector<std::string>& only,
+                            const ProcessorConfig& pcfg, const QuakeConfig& qcfg) {
   auto rows = read_csv(dir / "events.csv");
   if (!rows) return {{"error", rows.error().message}};
   auto stations = read_stations_csv(dir / "devices.csv");
   if (!stations) return {{"error", stations.error().message}};
   const auto model = VelocityModel::default_crust();
-  ProcessorConfig pcfg;
-  QuakeConfig qcfg;
   nlohmann::json list = nlohmann::json::array();
   std::vector<double> epi_errs, mag_errs, latencies;
   bool all_big_detected = true, latency_ok = true;

@@ -58,7 +58,11 @@ void merge_segments(std::vector<Trace>& traces, ReadReport& report, double toler
           last.samples.insert(last.samples.end(), t.samples.begin(), t.samples.end());
           continue;
         }
-        if (delta < 0) {  // overlap: keep the earlier samples, append only what is new
+        if (delta >= -1.5 && delta < 0) {
+          // Within about a sample: timing jitter between distinct samples (e.g. OpenEEW packet clocks),
+          // not repeated data. Keep every sample as a new segment.
+          ++report.overlaps;
+        } else if (delta < 0) {  // overlap: keep the earlier samples, append only what is new
           ++report.overlaps;
           const double skip = std::round(-delta);
           if (skip >= static_cast<double>(t.samples.size())) continue;
@@ -407,7 +411,8 @@ WaveformSet assemble_openeew(std::vector<OpenEewPacket> packets, const OpenEewOp
     ++ws.report.records;
   }
   flush();
-  merge_segments(ws.traces, ws.report);
+  ReadReport scratch;  // gaps and overlaps were counted per packet above
+  merge_segments(ws.traces, scratch);
   return ws;
 }
 

@@ -282,10 +282,15 @@ Hypocentre locate(const std::vector<Observation>& obs, const TravelTimeTable& tt
         }
       }
   };
-  grid(0, 0, cfg.search_radius_km, cfg.coarse_step_km, cfg.coarse_depths_km);
+  const bool fixed_depth = static_cast<int>(n) < cfg.free_depth_min_obs;
+  if (fixed_depth) bz = std::clamp(cfg.fixed_depth_km, cfg.min_depth_km, zmax);
+  grid(0, 0, cfg.search_radius_km, cfg.coarse_step_km,
+       fixed_depth ? std::vector<double>{bz} : cfg.coarse_depths_km);
   for (double step : {cfg.coarse_step_km / 4, cfg.coarse_step_km / 16}) {
     std::vector<double> depths;
-    for (int d = -4; d <= 4; ++d) depths.push_back(bz + d * step);
+    if (fixed_depth) depths.push_back(bz);
+    else
+      for (int d = -4; d <= 4; ++d) depths.push_back(bz + d * step);
     grid(bx, by, step * 5, step, depths);
   }
   // Gauss-Newton refinement (weighted least squares) from the grid optimum.
@@ -301,7 +306,7 @@ Hypocentre locate(const std::vector<Observation>& obs, const TravelTimeTable& tt
   };
   std::vector<double> r;
   double cost = residuals(x, y, z, t, r);
-  const bool free_depth = n >= 5;
+  const bool free_depth = !fixed_depth;
   const int np = free_depth ? 4 : 3;
   std::array<std::array<double, 4>, 4> nn{};
   auto jacobian_row = [&](std::size_t i, double xx, double yy, double zz, std::array<double, 4>& g) {

@@ -118,10 +118,52 @@ nlohmann::json to_json(const QuakeEvent& e) {
 QuakeService::QuakeService(std::vector<StationInfo> sites, VelocityModel model, QuakeConfig cfg)
     : sites_(std::move(sites)), model_(std::move(model)), cfg_(std::move(cfg)) {
   for (std::size_t i = 0; i < sites_.size(); ++i) site_index_[sites_[i].station] = i;
+  active_.assign(sites_.size(), 1);
   tt_p_ = std::make_unique<TravelTimeTable>(model_, Phase::P);
   tt_s_ = std::make_unique<TravelTimeTable>(model_, Phase::S);
 }
 QuakeService::~QuakeService() = default;
+
+void QuakeService::set_active_sites(const std::vector<std::string>& stations) {
+  std::fill(active_.begin(), active_.end(), 0);
+  for (const auto& s : stations)
+    if (auto it = site_index_.find(s); it != site_index_.end()) active_[it->second] = 1;
+}
+
+bool QuakeService::enough_sites_picked(const Hypocentre& h, const std::vector<std::size_t>& cluster,
+                                       std::int64_t now_us) const {
+  double reach = 0;
+  for (auto i : cluster) reach = std::max(reach, fast_distance_km(h.lat, h.lon, picks_[i].lat, picks_[i].lon));
+  std::size_t expected = 0, picked = 0;
+  for (std::size_t si = 0; si < sites_.size(); ++si) {
+    if (!active_[si]) continue;
+    const auto& s = sites_[si];
+    if (std::fabs(s.lat - h.lat) * 111.0 > reach) continue;
+    const double d = fast_distance_km(h.lat, h.lon, s.lat, s.lon);
+    if (d > reach) continue;
+    const auto tp = h.origin_us + static_cast<std::int64_t>(tt_p_->time(d, h.depth_km) * 1e6);
+    bool in_cluster = false;
+    for (auto i : cluster) in_cluster = in_cluster || picks_[i].pick.station == s.station;
+    if (in_cluster) {
+      ++expected, ++picked;
+      continue;
+    }
+    if (tp + static_cast<std::int64_t>(cfg_.pick_wait_s * 1e6) > now_us) continue;  // not reached yet
+    ++expected;
+    // any pick of this site near the predicted time counts
+    const auto tol = static_cast<std::int64_t>(std::max(cfg_.max_residual_s, 2.0) * 1e6);
+    auto it = cells_.find(cell_of(s.lat, s.lon));
+    if (it == cells_.end()) continue;
+    for (auto abs_idx : it->second) {
+      const auto& sp = picks_[static_cast<std::size_t>(abs_idx - pick_base_)];
+      if (sp.pick.station == s.station && std::llabs(sp.pick.time_us - tp) <= tol) {
+        ++picked;
+        break;
+      }
+    }
+  }
+  return expected == 0 || static_cast<double>(picked) >= cfg_.min_pick_fraction * static_cast<double>(expected);
+}
 
 QuakeService::CellKey QuakeService::cell_of(double lat, double lon) const {
   return {static_cast<int>(std::floor(lat / cell_deg_)), static_cast<int>(std::floor(lon / cell_deg_))};
@@ -262,7 +304,6 @@ bool QuakeService::try_new_event(std::size_t k, std::int64_t now_us, std::vector
     double dist;
   };
   std::vector<Cand> cands;
-  std::unordered_map<std::string, std::size_t> by_station;
   const int dl = static_cast<int>(std::ceil(R / 111.0 / cell_deg_));
   const double coslat = std::max(0.05, std::cos(np.lat * std::numbers::pi / 180));
   const int dlo = static_cast<int>(std::ceil(R / (111.0 * coslat) / cell_deg_));
@@ -280,23 +321,27 @@ bool QuakeService::try_new_event(std::size_t k, std::int64_t now_us, std::vector
         if (d > R) continue;
         const double dt = std::fabs(static_cast<double>(sp.pick.time_us - np.pick.time_us)) * 1e-6;
         if (dt > d / vmin + cfg_.pick_slack_s) continue;
-        auto bs = by_station.find(sp.pick.station);
-        if (bs != by_station.end()) {  // keep the pick closest in time to the new one
-          const auto& other = picks_[cands[bs->second].idx];
-          if (std::llabs(other.pick.time_us - np.pick.time_us) <= std::llabs(sp.pick.time_us - np.pick.time_us)) continue;
-          cands[bs->second] = Cand{i, d};
-          continue;
-        }
-        by_station[sp.pick.station] = cands.size();
         cands.push_back(Cand{i, d});
       }
     }
-  if (static_cast<int>(cands.size()) + 1 < cfg_.min_stations) return false;
-  std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.dist < b.dist; });
+  {
+    std::unordered_map<std::string, int> distinct;
+    for (const auto& c : cands) distinct[picks_[c.idx].pick.station] = 1;
+    if (static_cast<int>(distinct.size()) + 1 < cfg_.min_stations) return false;
+  }
+  // Nearest sites first (they constrain most); for a site with several picks the earliest compatible
+  // one is taken (later ones are usually S waves or coda).
+  std::sort(cands.begin(), cands.end(), [&](const Cand& a, const Cand& b) {
+    if (a.dist != b.dist) return a.dist < b.dist;
+    return picks_[a.idx].pick.time_us < picks_[b.idx].pick.time_us;
+  });
   std::vector<std::size_t> cluster{k};
   for (const auto& c : cands) {
     const StoredPick& sp = picks_[c.idx];
     bool ok = true;
+    for (auto m : cluster)
+      if (picks_[m].pick.station == sp.pick.station) ok = false;
+    if (!ok) continue;
     for (auto m : cluster) {
       const StoredPick& o = picks_[m];
       const double d = fast_distance_km(o.lat, o.lon, sp.lat, sp.lon);
@@ -320,7 +365,10 @@ bool QuakeService::try_new_event(std::size_t k, std::int64_t now_us, std::vector
     double wr = 0;
     for (std::size_t j = 0; j < cluster.size(); ++j)
       if (std::fabs(h.residuals_s[j]) > wr) wr = std::fabs(h.residuals_s[j]), worst = j;
-    if (wr <= cfg_.max_residual_s && h.rms_s <= cfg_.max_rms_s) break;
+    if (wr <= cfg_.max_residual_s && h.rms_s <= cfg_.max_rms_s) {
+      if (!enough_sites_picked(h, cluster, now_us)) return false;
+      break;
+    }
     if (static_cast<int>(cluster.size()) <= cfg_.min_stations) return false;
     if (cluster[worst] == k) return false;  // the new pick itself does not fit: no event from it
     cluster.erase(cluster.begin() + static_cast<std::ptrdiff_t>(worst));
@@ -398,7 +446,10 @@ void QuakeService::update_products(QuakeEvent& e) {
     if (p.gm->pd_noise_cm > 0 && p.gm->pd_cm < cfg_.pd_min_snr * p.gm->pd_noise_cm) continue;
     const double epi = fast_distance_km(e.hypo.lat, e.hypo.lon, p.lat, p.lon);
     const double hypo = std::hypot(epi, e.hypo.depth_km);
-    p.magnitude = magnitude_from_pd(p.gm->pd_cm, hypo, cfg_.pd_law);
+    // Remove the pre-event displacement noise in quadrature (never below half the measured Pd).
+    const double pd = std::sqrt(std::max(p.gm->pd_cm * p.gm->pd_cm - p.gm->pd_noise_cm * p.gm->pd_noise_cm,
+                                         0.25 * p.gm->pd_cm * p.gm->pd_cm));
+    p.magnitude = magnitude_from_pd(pd, hypo, cfg_.pd_law);
     mags.push_back(p.magnitude);
   }
   if (!mags.empty()) {

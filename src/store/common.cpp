@@ -11,6 +11,46 @@ namespace tw::store::detail {
 
 bool has_coords(double lat, double lon) { return !std::isnan(lat) && !std::isnan(lon); }
 
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1Fu;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0Fu;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    // Overlong forms, surrogates and code points beyond U+10FFFF are invalid.
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 static Status check_coords(double lat, double lon, std::string_view what) {
   if (std::isnan(lat) != std::isnan(lon))
     return make_error("bad_argument", fmt::format("{}: lat and lon must both be set or both be NaN", what));
@@ -28,6 +68,11 @@ Status validate_event(const EventRecord& e, size_t index) {
   if (e.id.size() > 128) return make_error("bad_argument", what + ": id longer than 128 characters");
   if (e.site.empty()) return make_error("bad_argument", what + ": empty site");
   if (e.kind.empty()) return make_error("bad_argument", what + ": empty kind");
+  if (e.id.find('\0') != std::string::npos || e.site.find('\0') != std::string::npos ||
+      e.kind.find('\0') != std::string::npos)
+    return make_error("bad_argument", what + ": NUL character in id, site or kind");
+  if (!valid_utf8(e.id) || !valid_utf8(e.site) || !valid_utf8(e.kind))
+    return make_error("bad_argument", what + ": id, site or kind is not valid UTF-8");
   if (e.ts_ms < 0 || e.ts_ms >= kMaxTimeMs)
     return make_error("bad_argument", fmt::format("{}: ts_ms {} out of range [0, {})", what, e.ts_ms, kMaxTimeMs));
   return check_coords(e.lat, e.lon, what);
@@ -49,6 +94,10 @@ Status validate_event_query(const EventQuery& q) {
   if (q.since_ms && q.until_ms && *q.until_ms < *q.since_ms)
     return make_error("bad_argument", fmt::format("event query: until {} is before since {}", *q.until_ms,
                                                   *q.since_ms));
+  for (const auto* list : {&q.kinds, &q.sites})
+    for (const auto& v : *list)
+      if (!valid_utf8(v) || v.find('\0') != std::string::npos)
+        return make_error("bad_argument", "event query: a kind or site is not valid UTF-8 text");
   if (q.near) return validate_near(*q.near, "event query");
   return {};
 }
@@ -70,7 +119,25 @@ Status validate_alarm(const AlarmRecord& a) {
     return make_error("bad_argument",
                       fmt::format("{}: severity '{}' is not critical|major|minor|warning", what, a.severity));
   if (a.service.empty()) return make_error("bad_argument", what + ": empty service");
+  for (const std::string* f : {&a.source, &a.type, &a.service, &a.site, &a.message, &a.assignee})
+    if (!valid_utf8(*f) || f->find('\0') != std::string::npos)
+      return make_error("bad_argument", what + ": a text field is not valid UTF-8 text");
   return check_coords(a.lat, a.lon, what);
+}
+
+Status validate_site(const SiteRecord& s) {
+  if (s.id.empty()) return make_error("bad_argument", "site: empty id");
+  if (!valid_utf8(s.id) || !valid_utf8(s.name) || s.id.find('\0') != std::string::npos ||
+      s.name.find('\0') != std::string::npos)
+    return make_error("bad_argument", "site: id or name is not valid UTF-8 text");
+  if (!valid_site_status(s.status))
+    return make_error("bad_argument",
+                      fmt::format("site '{}': status '{}' is not online|offline|unknown", s.id, s.status));
+  if (!std::isfinite(s.lat) || !std::isfinite(s.lon) || std::abs(s.lat) > 90 || std::abs(s.lon) > 180)
+    return make_error("bad_argument", fmt::format("site '{}': lat/lon {}, {} out of range", s.id, s.lat, s.lon));
+  if (!std::isfinite(s.height_m))
+    return make_error("bad_argument", fmt::format("site '{}': height_m is not finite", s.id));
+  return {};
 }
 
 bool valid_site_status(std::string_view s) { return s == "online" || s == "offline" || s == "unknown"; }

@@ -15,12 +15,18 @@ inline constexpr double kMaxRadiusKm = 20000.0;  // half the Earth's circumferen
 
 bool has_coords(double lat, double lon);
 
+bool valid_utf8(std::string_view s);
+
+// JSON text for storage; invalid UTF-8 in strings is replaced (U+FFFD) rather than thrown.
+std::string json_text(const nlohmann::json& j);
+
 // Validates one event of a batch; the error names the batch index and the id.
 Status validate_event(const EventRecord& e, size_t index);
 Status validate_near(const Near& n, std::string_view what);
 Status validate_event_query(const EventQuery& q);
 Status validate_alarm_query(const AlarmQuery& q);
 Status validate_alarm(const AlarmRecord& a);
+Status validate_site(const SiteRecord& s);
 bool valid_site_status(std::string_view s);
 bool is_active_status(std::string_view s);
 

@@ -45,6 +45,7 @@ Result<std::unique_ptr<CameraAnalyzer>> CameraAnalyzer::create(AnalyzerConfig co
     return make_error("bad_config", fmt::format("interval_s: {} must be positive", config.interval_s));
   if (config.counter.min_track_hits < 0 || config.counter.zone_min_frames < 1 || config.counter.hysteresis_px < 0)
     return make_error("bad_config", "counter: min_track_hits >= 0, zone_min_frames >= 1, hysteresis_px >= 0");
+  for (auto& c : config.classes) c = canonical_class_name(c);
   if (!detector) {
     config.detector.classes = config.classes;
     auto d = make_detector(config.detector);
@@ -100,15 +101,19 @@ std::vector<Message> CameraAnalyzer::feed(const cv::Mat& bgr, std::int64_t ts_ms
   const auto& names = detector_->class_names();
   auto tracks = tracker_.update(in);
   for (int id : tracker_.removed()) counter_.remove_track(id);
+  // The counter sees every track matched in this frame, tentative ones included, so that a crossing in a
+  // track's first frames is not lost; its min_track_hits keeps fragments from counting.
   std::vector<ObjectObservation> obs;
-  obs.reserve(tracks.size());
-  for (const auto& t : tracks) {
+  obs.reserve(tracker_.tracks().size());
+  for (const auto& t : tracks)
     if (t.hits == std::max(1, cfg_.tracker.min_hits)) ++stats_.tracks_started;  // first confirmed update
+  for (const auto& t : tracker_.tracks()) {
+    if (t.det_index < 0) continue;
     const std::string label = t.class_id >= 0 && static_cast<size_t>(t.class_id) < names.size()
                                   ? names[static_cast<size_t>(t.class_id)]
                                   : fmt::format("class{}", t.class_id);
     obs.push_back(ObjectObservation{t.id, label, Point{0.5 * (t.box.x0 + t.box.x1), static_cast<double>(t.box.y1)},
-                                    t.hits});
+                                    t.hits, static_cast<double>(t.box.height())});
   }
   counter_.update(obs);
   dirty_ = true;

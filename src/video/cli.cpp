@@ -101,9 +101,10 @@ int run_count(const CountOpts& o) {
   nlohmann::json j;
   j["frames"] = *n;
   j["lines"] = nlohmann::json::array();
+  const auto& classes = a.config().classes;  // canonical COCO names ("motorbike" -> "motorcycle")
   for (size_t i = 0; i < cfg.lines.size(); ++i) {
     nlohmann::json c = nlohmann::json::object();
-    for (const auto& cls : cfg.classes) {
+    for (const auto& cls : classes) {
       auto it = tot.lines[i].find(cls);
       c[cls] = {{"pos", it == tot.lines[i].end() ? 0 : it->second.pos},
                 {"neg", it == tot.lines[i].end() ? 0 : it->second.neg}};
@@ -113,7 +114,7 @@ int run_count(const CountOpts& o) {
   j["zones"] = nlohmann::json::array();
   for (size_t i = 0; i < cfg.zones.size(); ++i) {
     nlohmann::json c = nlohmann::json::object();
-    for (const auto& cls : cfg.classes) {
+    for (const auto& cls : classes) {
       auto it = tot.zones[i].find(cls);
       const bool has = it != tot.zones[i].end();
       c[cls] = {{"occupancy", has ? it->second.occupancy : 0},

@@ -108,7 +108,8 @@ LineZoneCounter::LineZoneCounter(std::vector<LineSpec> lines, std::vector<ZoneSp
   interval_.zones.resize(zones_.size());
 }
 
-void LineZoneCounter::add_line(size_t line, const std::string& label, int dir) {
+void LineZoneCounter::add_line(size_t line, const std::string& label, int dir, int track_id) {
+  if (log_) log_->push_back(CrossingEvent{track_id, line, dir, updates_});
   auto& t = totals_.lines[line][label];
   auto& iv = interval_.lines[line][label];
   if (dir > 0) {
@@ -121,6 +122,7 @@ void LineZoneCounter::add_line(size_t line, const std::string& label, int dir) {
 }
 
 void LineZoneCounter::update(const std::vector<ObjectObservation>& observations) {
+  ++updates_;
   for (const auto& o : observations) {
     auto [it, fresh] = tracks_.try_emplace(o.track_id);
     TrackState& ts = it->second;
@@ -135,13 +137,13 @@ void LineZoneCounter::update(const std::vector<ObjectObservation>& observations)
       const LineSpec& l = lines_[i];
       const double len = std::hypot(l.b.x - l.a.x, l.b.y - l.a.y);
       const double d = side_value(l, o.ref) / len;  // signed distance in pixels
-      if (std::abs(d) <= cfg_.hysteresis_px) continue;
+      if (std::abs(d) <= std::max(cfg_.hysteresis_px, cfg_.hysteresis_frac * o.height)) continue;
       const int sg = d > 0 ? 1 : -1;
       LineState& ls = ts.lines[i];
       if (ls.side != 0 && sg != ls.side && segments_intersect(ls.anchor, o.ref, l.a, l.b)) {
         const int dir = sg > 0 ? 1 : -1;  // negative -> positive is "pos"
         if (confirmed) {
-          add_line(i, ts.label, dir);
+          add_line(i, ts.label, dir, o.track_id);
         } else {
           ts.pending.emplace_back(i, dir);
         }
@@ -150,7 +152,7 @@ void LineZoneCounter::update(const std::vector<ObjectObservation>& observations)
       ls.anchor = o.ref;
     }
     if (confirmed && !ts.pending.empty()) {
-      for (auto [line, dir] : ts.pending) add_line(line, ts.label, dir);
+      for (auto [line, dir] : ts.pending) add_line(line, ts.label, dir, o.track_id);
       ts.pending.clear();
     }
     for (size_t z = 0; z < zones_.size(); ++z) {

@@ -38,6 +38,18 @@ int grid_cells(int w, int h) {
   return n;
 }
 
+}  // namespace
+
+std::string canonical_class_name(const std::string& name) {
+  static const std::map<std::string, std::string> k{{"motorbike", "motorcycle"}, {"aeroplane", "airplane"},
+                                                    {"sofa", "couch"},           {"pottedplant", "potted plant"},
+                                                    {"diningtable", "dining table"}, {"tvmonitor", "tv"}};
+  auto it = k.find(name);
+  return it == k.end() ? name : it->second;
+}
+
+namespace {
+
 Result<std::vector<std::string>> read_class_names(const std::string& path) {
   std::ifstream in(path);
   if (!in) return make_error("model_not_found", fmt::format("{}: cannot open class names file", path));
@@ -45,7 +57,7 @@ Result<std::vector<std::string>> read_class_names(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-    if (!line.empty()) names.push_back(line);
+    if (!line.empty()) names.push_back(canonical_class_name(line));
   }
   if (names.empty()) return make_error("bad_config", fmt::format("{}: class names file is empty", path));
   return names;
@@ -146,7 +158,7 @@ Result<std::unique_ptr<Detector>> make_opencv_dnn(const DetectorConfig& cfg) {
   if (!cfg.classes.empty()) {
     keep.assign(names->size(), false);
     for (const auto& c : cfg.classes) {
-      auto it = std::find(names->begin(), names->end(), c);
+      auto it = std::find(names->begin(), names->end(), canonical_class_name(c));
       if (it == names->end())
         return make_error("bad_config", fmt::format("detector.classes: unknown class '{}' (not in {})", c, names_path));
       keep[static_cast<size_t>(it - names->begin())] = true;

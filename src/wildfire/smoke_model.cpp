@@ -36,10 +36,34 @@ Result<cv::dnn::Net> load_net(const std::string& path, const char* what) {
   return net;
 }
 
+// Colour statistics of each 16x16 cell of the letterboxed input and the cell's row position, [1, 7, 26, 26]:
+// mean B, G, R, std B, G, R (0..1) and row / 25 (tools/smoke/smoke_features.py: cell_stats).
+cv::Mat cell_stats(const cv::Mat& canvas) {
+  const int g = kInput / kCell;
+  cv::Mat f, mean, sq;
+  canvas.convertTo(f, CV_32F, 1.0 / 255.0);
+  cv::resize(f, mean, cv::Size(g, g), 0, 0, cv::INTER_AREA);
+  cv::resize(f.mul(f), sq, cv::Size(g, g), 0, 0, cv::INTER_AREA);
+  const int dims[4] = {1, 7, g, g};
+  cv::Mat blob(4, dims, CV_32F);
+  for (int y = 0; y < g; ++y) {
+    const auto* m = mean.ptr<cv::Vec3f>(y);
+    const auto* q = sq.ptr<cv::Vec3f>(y);
+    for (int x = 0; x < g; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        blob.ptr<float>(0, c)[y * g + x] = m[x][c];
+        blob.ptr<float>(0, 3 + c)[y * g + x] = std::sqrt(std::max(0.f, q[x][c] - m[x][c] * m[x][c]));
+      }
+      blob.ptr<float>(0, 6)[y * g + x] = static_cast<float>(y) / static_cast<float>(g - 1);
+    }
+  }
+  return blob;
+}
+
 class HeadModel final : public SmokeModel {
  public:
-  HeadModel(cv::dnn::Net backbone, cv::dnn::Net head, float box_threshold)
-      : backbone_(std::move(backbone)), head_(std::move(head)), box_threshold_(box_threshold) {}
+  HeadModel(cv::dnn::Net backbone, cv::dnn::Net head, float box_threshold, bool use_cells)
+      : backbone_(std::move(backbone)), head_(std::move(head)), box_threshold_(box_threshold), use_cells_(use_cells) {}
 
   std::string name() const override { return "head"; }
 
@@ -57,6 +81,7 @@ class HeadModel final : public SmokeModel {
     backbone_.forward(feats, std::vector<cv::String>{kLayer16, kLayer32});
     head_.setInput(feats[0], "f16");
     head_.setInput(feats[1], "f32");
+    if (use_cells_) head_.setInput(cell_stats(canvas), "cells");
     cv::Mat out = head_.forward();
     const int grid = out.size[2];
     cv::Mat heat(grid, out.size[3], CV_32F, out.ptr<float>());
@@ -74,6 +99,7 @@ class HeadModel final : public SmokeModel {
   cv::dnn::Net backbone_;
   cv::dnn::Net head_;
   float box_threshold_;
+  bool use_cells_;
 };
 
 class YoloModel final : public SmokeModel {
@@ -142,13 +168,19 @@ Result<std::unique_ptr<SmokeModel>> make_smoke_model(const SmokeModelConfig& cfg
     auto h = load_net(hd, "smoke head ONNX");
     if (!h) return h.error();
     // Check that the two fit together once, so a wrong file fails here rather than on the first frame.
-    try {
-      auto m = std::make_unique<HeadModel>(std::move(*b), std::move(*h), cfg.box_threshold);
-      (void)m->infer(cv::Mat(240, 320, CV_8UC3, cv::Scalar::all(114)));
-      return std::unique_ptr<SmokeModel>(std::move(m));
-    } catch (const cv::Exception& e) {
-      return make_error("model_load", fmt::format("{} + {}: backbone and head do not fit: {}", bb, hd, e.err));
+    // Heads with a third input "cells" (colour statistics) are tried first, then two-input heads.
+    const cv::Mat probe(240, 320, CV_8UC3, cv::Scalar::all(114));
+    std::string why;
+    for (bool cells : {true, false}) {
+      try {
+        auto m = std::make_unique<HeadModel>(*b, *h, cfg.box_threshold, cells);
+        (void)m->infer(probe);
+        return std::unique_ptr<SmokeModel>(std::move(m));
+      } catch (const cv::Exception& e) {
+        why = e.err;
+      }
     }
+    return make_error("model_load", fmt::format("{} + {}: backbone and head do not fit: {}", bb, hd, why));
   }
   if (cfg.backend == "yolo") {
     if (cfg.yolo_model.empty()) return make_error("bad_config", "smoke.yolo_model: required with backend 'yolo'");

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "process.hpp"
+#include "tw/hub/tenants.hpp"
 
 using namespace std::chrono_literals;
 using tw::test::Process;
@@ -24,6 +25,8 @@ std::int64_t metric(int port, const std::string& name) {
 
 }  // namespace
 
+const std::string kKey = "e2e-operator-key-0123456789";
+
 TEST(MqttEndToEnd, NoMessageLostOrDuplicatedAcrossBrokerRestartAndEdgeKill) {
   constexpr int kCount = 10000;
   tw::test::TempDir dir;
@@ -34,7 +37,9 @@ TEST(MqttEndToEnd, NoMessageLostOrDuplicatedAcrossBrokerRestartAndEdgeKill) {
   tw::test::write_file(dir.file("hub.toml"),
                        "[hub]\nlisten = \"127.0.0.1:" + std::to_string(http_port) + "\"\nstore = \"sqlite://" +
                            dir.file("hub.db") + "\"\n\n[broker]\nurl = \"" + broker.url() +
-                           "\"\nclient_id = \"tw-hub-e2e\"\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\n");
+                           "\"\nclient_id = \"tw-hub-e2e\"\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\n\n"
+                           "[[tenants]]\nid = \"ops\"\nrole = \"admin\"\nservices = [\"site\"]\napi_key_hash = \"" +
+                           tw::hub::hash_api_key(kKey) + "\"\n");
   tw::test::write_file(dir.file("site.toml"),
                        "[site]\nid = \"e2e\"\nlat = 19.4\nlon = -99.1\nheartbeat_s = 2\n\n[broker]\nurl = \"" +
                            broker.url() + "\"\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\n\n[outbox]\npath = \"" +
@@ -72,7 +77,7 @@ TEST(MqttEndToEnd, NoMessageLostOrDuplicatedAcrossBrokerRestartAndEdgeKill) {
   size_t rows = 0;
   ASSERT_TRUE(tw::test::wait_until(
       [&] {
-        auto r = tw::test::http_get(http_port, "/api/v1/events?kind=test&limit=10000&order=asc");
+        auto r = tw::test::http_get(http_port, "/api/v1/events?kind=test&limit=10000&order=asc", kKey);
         if (!r || r->status != 200) return false;
         auto j = nlohmann::json::parse(r->body);
         seqs.clear();

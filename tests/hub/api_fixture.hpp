@@ -102,8 +102,9 @@ class ApiFixture : public ::testing::Test {
     }
     ingest_batch("a", 1700000000000);
     // An outage at the far site: a site_offline alarm only the operator may see.
-    ASSERT_TRUE(hub->ingest(tw::make_message("site-far", "status", tw::now_ms(), {{"state", "offline"}})));
-    items.push_back({"site", "site-far", {"is offline"}});
+    auto outage = tw::make_message("site-far", "status", tw::now_ms(), {{"state", "offline"}});
+    ASSERT_TRUE(hub->ingest(outage));
+    items.push_back({"site", "site-far", {outage.id, "is offline"}});
     auto alarms = hub->store().alarms({});
     ASSERT_TRUE(alarms);
     for (const auto& a : *alarms) alarm_ids.push_back(a.id);
@@ -178,13 +179,14 @@ class ApiFixture : public ::testing::Test {
     c.set_read_timeout(10, 0);
     httplib::Headers h;
     if (!key.empty()) h.emplace("Authorization", "Bearer " + key);
-    httplib::Result r;
-    if (method == "GET") r = c.Get(path.c_str(), h);
-    else if (method == "POST") r = c.Post(path.c_str(), h, body, "application/json");
-    else if (method == "PUT") r = c.Put(path.c_str(), h, body, "application/json");
-    else if (method == "DELETE") r = c.Delete(path.c_str(), h);
-    if (!r) return {0, "no reply: " + httplib::to_string(r.error())};
-    return {r->status, r->body};
+    auto reply = [](const httplib::Result& r) -> Reply {
+      if (!r) return {0, "no reply: " + httplib::to_string(r.error())};
+      return {r->status, r->body};
+    };
+    if (method == "POST") return reply(c.Post(path.c_str(), h, body, "application/json"));
+    if (method == "PUT") return reply(c.Put(path.c_str(), h, body, "application/json"));
+    if (method == "DELETE") return reply(c.Delete(path.c_str(), h));
+    return reply(c.Get(path.c_str(), h));
   }
   Reply get(const std::string& path, const std::string& key) const { return request("GET", path, key); }
 };

@@ -278,7 +278,8 @@ TEST_F(Api, EvidenceNearAPoint) {
   ASSERT_FALSE(fst);
   EXPECT_NE(fst.error().message.find("manifest_sha256"), std::string::npos);
   // Site outages: the far site's outage, for the operator.
-  auto far = get("/api/v1/evidence?lat=40.4168&lon=-3.7038&radius_km=5&since=0&until=" + std::to_string(tw::now_ms() + 1000),
+  auto far = get("/api/v1/evidence?lat=40.4168&lon=-3.7038&radius_km=5&since=" + std::to_string(tw::now_ms() - 86400000) +
+                     "&until=" + std::to_string(tw::now_ms() + 1000),
                  admin());
   ASSERT_EQ(far.status, 200);
   ASSERT_EQ(far.json()["outages"].size(), 1u);

@@ -262,7 +262,9 @@ TEST_F(AuthMatrix, LiveStreamIsScoped) {
     for (const auto& m : forbidden(s->tenant))
       EXPECT_EQ(s->buf.find(m), std::string::npos) << s->tenant << " stream contains out-of-scope marker " << m;
     // alarms of the new batch arrive on the stream too, for operators and viewers alike
-    if (s->tenant == "quake-agency") EXPECT_NE(s->buf.find("\"qb-site-valley\""), std::string::npos);
+    if (s->tenant == "quake-agency") {
+      EXPECT_NE(s->buf.find("\"qb-site-valley\""), std::string::npos);
+    }
   }
   for (auto& s : streams) s->client->stop();
   http->stop();

@@ -326,6 +326,18 @@ TYPED_TEST_P(StoreContract, NearQueryUsesGeodesicDistance) {
   q.near = Near{c.lat, c.lon, 15};
   q.limit = 2;
   EXPECT_EQ(ids_of(this->query(q)), (std::vector<std::string>{"p4", "p3"}));
+  // Ties at the limit are broken by id, as without near.
+  std::vector<EventRecord> tied = {ev("t-b", "tokyo", "smoke", 1800000000000, c.lat, c.lon),
+                                   ev("t-c", "tokyo", "smoke", 1800000000000, c.lat, c.lon),
+                                   ev("t-a", "tokyo", "smoke", 1800000000000, c.lat, c.lon)};
+  ASSERT_EQ(*s.insert_events(tied), 3u);
+  q = {};
+  q.near = Near{c.lat, c.lon, 1};
+  q.limit = 2;
+  EXPECT_EQ(ids_of(this->query(q)), (std::vector<std::string>{"t-c", "t-b"}));
+  q.newest_first = false;
+  q.since_ms = 1800000000000;
+  EXPECT_EQ(ids_of(this->query(q)), (std::vector<std::string>{"t-a", "t-b"}));
   // Far away: nothing.
   EventQuery far;
   far.near = Near{-33.0, -70.0, 500};
@@ -672,7 +684,41 @@ TYPED_TEST_P(StoreContract, ReopenKeepsDataAndSchema) {
   EXPECT_EQ(again->alarms(q)->size(), 1u);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(StoreContract, ReportsItsBackend, SiteRoundTripUpsertAndStatus,
+TYPED_TEST_P(StoreContract, HostileTextIsDataNotACrash) {
+  auto& s = *this->store_;
+  // Invalid UTF-8 inside a payload string is stored with U+FFFD instead of throwing.
+  std::vector<EventRecord> in = {ev("u1", "s", "k", 1, 1, 1, {{"note", std::string("bad \xff byte")}}),
+                                 ev("u2'; DROP TABLE events; --", "s\"", "k", 2)};
+  ASSERT_EQ(*s.insert_events(in), 2u);
+  auto u1 = s.event("u1");
+  ASSERT_TRUE(u1.ok() && u1->has_value());
+  EXPECT_EQ((*u1)->payload.at("note"), "bad \xef\xbf\xbd byte");
+  auto u2 = s.event("u2'; DROP TABLE events; --");
+  ASSERT_TRUE(u2.ok() && u2->has_value());
+  EXPECT_EQ((*u2)->site, "s\"");
+  EXPECT_EQ(*s.count_events(), 2);
+  // Invalid UTF-8 or NUL in keys and filters is a bad argument.
+  std::vector<EventRecord> bad = {ev("u3", std::string("s\xc3"), "k", 3)};
+  auto r = s.insert_events(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "bad_argument");
+  bad = {ev(std::string("u4\0x", 4), "s", "k", 3)};
+  EXPECT_FALSE(s.insert_events(bad).ok());
+  EventQuery q;
+  q.kinds = {std::string("\xff")};
+  auto qr = s.query_events(q);
+  ASSERT_FALSE(qr.ok());
+  EXPECT_EQ(qr.error().code, "bad_argument");
+  SiteRecord site;
+  site.id = "x";
+  site.name = std::string("\xfe");
+  EXPECT_FALSE(s.upsert_site(site).ok());
+  auto a = alarm("src", "t", "minor", 1);
+  a.message = std::string("\xc0\x80");  // overlong NUL
+  EXPECT_FALSE(s.raise_alarm(a).ok());
+}
+
+REGISTER_TYPED_TEST_SUITE_P(StoreContract, HostileTextIsDataNotACrash, ReportsItsBackend, SiteRoundTripUpsertAndStatus,
                             EventRoundTripFieldByField, InsertsAreIdempotentByMessageId,
                             InvalidEventRejectsTheWholeBatch, QueryFiltersByTimeKindAndSite,
                             OrderingTieBreakAndLimit, NearQueryUsesGeodesicDistance,

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "../../src/store/common.hpp"
 #include "contract.hpp"
@@ -185,6 +186,28 @@ TEST(BoundingBox, ContainsTheWholeGeodesicCircle) {
   EXPECT_NEAR(b.max_lat - 45, 0.0905, 0.001);
   EXPECT_NEAR(b.max_lon1 - 7, 0.128, 0.002);
   EXPECT_FALSE(b.has_second);
+}
+
+// The fast filter must give exactly the geodesic answer, including right at the edge of the circle.
+TEST(NearFilter, AgreesWithTheExactGeodesic) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> lat(-89.0, 89.0), lon(-180.0, 180.0), az(0, 360), rad(0.05, 800),
+      frac(0.97, 1.03);
+  size_t edge_cases = 0, inside = 0;
+  for (int i = 0; i < 20000; ++i) {
+    tw::store::Near n{lat(rng), lon(rng), rad(rng)};
+    const tw::store::detail::NearFilter f(n);
+    const double d = n.radius_km * (i % 4 == 0 ? frac(rng) * 0.5 : frac(rng));
+    auto p = tw::destination({n.lat, n.lon}, az(rng), d);
+    const bool exact = tw::store::detail::within(n, p.lat, p.lon);
+    ASSERT_EQ(f.contains(p.lat, p.lon), exact) << n.lat << "," << n.lon << " r=" << n.radius_km << " p=" << p.lat
+                                               << "," << p.lon;
+    edge_cases += std::abs(d - n.radius_km) < 0.01 * n.radius_km;
+    inside += exact;
+  }
+  EXPECT_GT(edge_cases, 1000u);  // the sample really probes the edge
+  EXPECT_GT(inside, 5000u);
+  EXPECT_LT(inside, 15000u);
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ struct HttpReply {
   int status = 0;
   std::string body;
 };
-std::optional<HttpReply> http_get(int port, const std::string& path);
+std::optional<HttpReply> http_get(int port, const std::string& path, const std::string& bearer = {});
 
 // A mosquitto broker on 127.0.0.1 with persistence in a temp folder.
 class Mosquitto {

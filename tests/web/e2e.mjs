@@ -139,13 +139,15 @@ try {
     await waitFor(async () => (await getJson(httpPort, '/api/v1/events?limit=100', ADMIN_KEY)).body.events.length >= 5, 10000, 'the seed messages');
   }
 
-  browser = await chromium.launch({
+  // A fresh profile (Playwright passes it to Chromium as --user-data-dir).
+  browser = await chromium.launchPersistentContext(path.join(tmp, 'chromium-profile'), {
     executablePath: '/usr/bin/chromium',
     headless: true,
+    viewport: { width: 1400, height: 900 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(tmp, 'chromium-profile')}`],
+      '--disable-component-update', '--disable-sync'],
   });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const page = browser.pages()[0] || await browser.newPage();
   const external = [];
   page.on('request', r => { if (!r.url().startsWith(`http://127.0.0.1:${httpPort}/`) && !r.url().startsWith('data:')) external.push(r.url()); });
   const errors = [];
@@ -198,8 +200,11 @@ try {
     if (await page.isVisible(`#tabs button[data-page="${tab}"]`)) fail(`the ${tab} tab is visible to the quake agency`);
   }
   const html = await page.content();
-  for (const forbidden of ['cam-e2e-smoke', 'cam-e2e-traffic', 'reforma', '"smoke"', '"counts"']) {
+  for (const forbidden of ['cam-e2e-smoke', 'cam-e2e-traffic', 'reforma', '212.0']) {
     if (html.includes(forbidden)) fail(`the page contains wildfire/traffic data: ${forbidden}`);
+  }
+  for (const box of ['#smoke .smoke-card', '#fires tbody tr', '#traffic svg']) {
+    if (await page.$(box)) fail(`wildfire/traffic content rendered: ${box}`);
   }
   const seen = await page.evaluate(async key => {
     const r = await fetch('/api/v1/events?limit=1000', { headers: { Authorization: 'Bearer ' + key } });

@@ -13,15 +13,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
+struct CliRun {
   int rc = -1;
   std::string out, err;
 };
 
-Run run(const std::string& args) {
+CliRun run(const std::string& args) {
   const fs::path err = fs::temp_directory_path() / "tw_wildfire_cli_stderr.txt";
   const std::string cmd = std::string(TW_BINARY) + " " + args + " 2>" + err.string();
-  Run r;
+  CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
   std::array<char, 4096> buf{};
@@ -51,7 +51,7 @@ TEST(SmokeCli, ScanReportsAndSkipsCorruptImages) {
   std::ofstream(dir / "c_corrupt.jpg") << "\xff\xd8\xff\xe0 definitely not the rest of a JPEG";
   std::ofstream(dir / "d_empty.png");
   std::ofstream(dir / "notes.txt") << "not an image: ignored";
-  const Run r = run("smoke scan --images " + dir.string() + " --json");
+  const CliRun r = run("smoke scan --images " + dir.string() + " --json");
   ASSERT_EQ(r.rc, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["images"].size(), 2u);
@@ -82,7 +82,7 @@ TEST(SmokeCli, ScanReportsAndSkipsCorruptImages) {
 }
 
 TEST(SmokeCli, UsageErrors) {
-  Run r = run("smoke scan --images /nonexistent/dir --json");
+  CliRun r = run("smoke scan --images /nonexistent/dir --json");
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("/nonexistent/dir"), std::string::npos);
   r = run("smoke watch --video /nonexistent.mp4 --json");
@@ -99,14 +99,14 @@ TEST(SmokeCli, CompositeThenWatchAlertsAfterOnset) {
   const fs::path dir = fresh_dir("tw_wildfire_seq");
   const std::string bg =
       (tw::data_dir() / "wildfire/hpwren_smoke/no_smoke_probable/ck0k9fufs4li70794mw8kd24d.jpeg").string();
-  Run c = run("smoke composite --background " + bg + " --out " + dir.string() +
+  CliRun c = run("smoke composite --background " + bg + " --out " + dir.string() +
               " --frames 16 --onset 5 --sprite-step 5 --x 0.35 --y 0.62 --height 0.3 --opacity 0.9");
   ASSERT_EQ(c.rc, 0) << c.err;
   const auto cj = nlohmann::json::parse(c.out);
   ASSERT_EQ(cj["frames"].size(), 16u);
   EXPECT_FALSE(cj["frames"][4]["smoke"].get<bool>());
   EXPECT_TRUE(cj["frames"][5]["smoke"].get<bool>());
-  const Run w = run("smoke watch --video " + dir.string() + " --azimuth 90 --hfov 60 --json");
+  const CliRun w = run("smoke watch --video " + dir.string() + " --azimuth 90 --hfov 60 --json");
   ASSERT_EQ(w.rc, 0) << w.err;
   const auto wj = nlohmann::json::parse(w.out);
   EXPECT_EQ(wj["frames"], 16);

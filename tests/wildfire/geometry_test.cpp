@@ -92,7 +92,7 @@ TEST(Triangulate, ExactBearingsRecoverTheFire) {
     auto fix = triangulate(obs);
     ASSERT_TRUE(fix) << fix.error().message;
     EXPECT_LT(tw::distance_km(fix->position, kFire) * 1000.0, 0.05);
-    EXPECT_LT(fix->rms_residual_deg, 1e-6);
+    EXPECT_LT(fix->rms_residual_deg, 1e-4);
     EXPECT_EQ(fix->observations, static_cast<int>(towers.size()));
     EXPECT_GT(fix->ellipse.semi_major_m, fix->ellipse.semi_minor_m * 0.999);
   }

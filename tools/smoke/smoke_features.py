@@ -102,3 +102,15 @@ def cluster_views(sigs: np.ndarray, threshold: float) -> np.ndarray:
                 parent[find(i)] = find(j)
     roots = {}
     return np.array([roots.setdefault(find(i), len(roots)) for i in range(n)])
+
+
+def cell_stats(img: np.ndarray) -> np.ndarray:
+    """Colour statistics of each 16x16 cell of the letterboxed 416x416 input, and the cell's row position:
+    [7, 26, 26] = mean B, G, R, std B, G, R (all /255) and row / 25. The C++ side computes the same."""
+    canvas, _, _, _ = letterbox(img)
+    f = canvas.astype(np.float32) / 255.0
+    mean = cv2.resize(f, (GRID, GRID), interpolation=cv2.INTER_AREA)
+    sq = cv2.resize(f * f, (GRID, GRID), interpolation=cv2.INTER_AREA)
+    std = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+    row = np.repeat((np.arange(GRID, dtype=np.float32) / (GRID - 1))[:, None], GRID, 1)
+    return np.concatenate([mean.transpose(2, 0, 1), std.transpose(2, 0, 1), row[None]], 0)

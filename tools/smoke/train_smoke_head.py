@@ -29,9 +29,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smoke_features import GRID, INPUT, Backbone, cluster_views, list_hpwren, repo_root, view_signature  # noqa: E402
+from smoke_features import GRID, INPUT, Backbone, cell_stats, cluster_views, list_hpwren, repo_root, view_signature  # noqa: E402
 
 SEED = 7
+USE_CELLS = True  # add per-cell colour statistics and row position (smoke_features.cell_stats)
+N_CELL = 7
 PCA_DIMS = 24
 HIDDEN = 16
 EPOCHS = 25
@@ -53,7 +55,8 @@ class SmokeHead(nn.Module):
         self.proj16 = nn.Conv2d(128, k, 1)
         self.proj32 = nn.Conv2d(256, k, 1)
         self.ctx = nn.AvgPool2d(3, stride=1, padding=1)
-        self.fc1 = nn.Conv2d(4 * k, hidden, 1)
+        self.extra = N_CELL if USE_CELLS else 0
+        self.fc1 = nn.Conv2d(4 * k + 2 * self.extra, hidden, 1)
         self.fc2 = nn.Conv2d(hidden, 1, 1)
         self.drop = nn.Dropout(0.1)
         for p in list(self.proj16.parameters()) + list(self.proj32.parameters()):
@@ -66,20 +69,20 @@ class SmokeHead(nn.Module):
             self.proj32.weight.copy_(torch.from_numpy(w32)[:, :, None, None])
             self.proj32.bias.copy_(torch.from_numpy(-w32 @ m32))
 
-    def project(self, f16, f32):
+    def project(self, f16, f32, cells=None):
         a = self.proj16(f16)
         b = F.interpolate(self.proj32(f32), scale_factor=2.0, mode="nearest")
-        x = torch.cat([a, b], 1)
+        x = torch.cat([a, b] + ([cells] if self.extra else []), 1)
         return torch.cat([x, self.ctx(x)], 1)
 
     def score_cells(self, x):
         return self.fc2(self.drop(F.relu(self.fc1(x))))
 
-    def logits(self, f16, f32):
-        return self.score_cells(self.project(f16, f32))
+    def logits(self, f16, f32, cells=None):
+        return self.score_cells(self.project(f16, f32, cells))
 
-    def forward(self, f16, f32):
-        return torch.sigmoid(self.logits(f16, f32))
+    def forward(self, f16, f32, cells=None):
+        return torch.sigmoid(self.logits(f16, f32, cells))
 
 
 def fit_pca(f, valid, k, stride):
@@ -118,6 +121,22 @@ def cell_target(box, r, flip: bool, width: int):
 
 
 def extract():
+    z = extract_features()
+    z = {k: z[k] for k in z.files}
+    path = CACHE / "cells_v1.npy"
+    if path.exists() and len(np.load(path, mmap_mode="r")) == len(z["label"]):
+        z["cells"] = np.load(path)
+        return z
+    cells = []
+    for p, _, _ in list_hpwren():
+        img = cv2.imread(str(p))
+        cells += [cell_stats(img), cell_stats(cv2.flip(img, 1))]
+    z["cells"] = np.stack(cells).astype(np.float32)
+    np.save(path, z["cells"])
+    return z
+
+
+def extract_features():
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / "features_v1.npz"
     items = list_hpwren()
@@ -164,7 +183,8 @@ def train(z, rows, epochs=EPOCHS, seed=SEED):
                   *fit_pca(z["f32"][rows], z["valid"][rows], PCA_DIMS, 2))
     with torch.no_grad():  # the projection is fixed: project once
         feats = torch.cat([model.project(torch.from_numpy(z["f16"][rows[s:s + 128]]),
-                                         torch.from_numpy(z["f32"][rows[s:s + 128]]))
+                                         torch.from_numpy(z["f32"][rows[s:s + 128]]),
+                                         torch.from_numpy(z["cells"][rows[s:s + 128]]))
                            for s in range(0, len(rows), 128)])
     # Per-cell features as rows of a matrix: the MLP is two GEMMs (much cheaper than convolutions on CPU).
     feats = feats.flatten(2).transpose(1, 2).contiguous()  # [n, 676, 4k]
@@ -215,7 +235,7 @@ def predict(model, z, rows):
     out = []
     for s in range(0, len(rows), 64):
         r = rows[s:s + 64]
-        h = model(torch.from_numpy(z["f16"][r]), torch.from_numpy(z["f32"][r]))
+        h = model(torch.from_numpy(z["f16"][r]), torch.from_numpy(z["f32"][r]), torch.from_numpy(z["cells"][r]))
         out.append(image_scores(h, torch.from_numpy(z["valid"][r])).numpy())
     return np.concatenate(out)
 
@@ -256,7 +276,8 @@ def export(model, path: Path):
     model.eval()
     f16 = torch.zeros(1, 128, GRID, GRID)
     f32 = torch.zeros(1, 256, GRID // 2, GRID // 2)
-    torch.onnx.export(model, (f16, f32), str(path), input_names=["f16", "f32"], output_names=["heat"],
+    cells = torch.zeros(1, N_CELL, GRID, GRID)
+    torch.onnx.export(model, (f16, f32, cells), str(path), input_names=["f16", "f32", "cells"], output_names=["heat"],
                       opset_version=11, do_constant_folding=True)
     m = onnx.load(str(path))
     fold_identity(m)
@@ -295,7 +316,7 @@ def main():
     torch.set_num_threads(1)
     t0 = time.time()
     z = extract()
-    z = {k: (z[k].astype(np.float32) if k in ("f16", "f32") else z[k]) for k in z.files}
+    z = {k: (v.astype(np.float32) if k in ("f16", "f32") else v) for k, v in z.items()}
     print(f"features ready ({len(z['label'])} rows) {time.time() - t0:.0f}s", flush=True)
     view = cluster_views(z["sig"], VIEW_THRESHOLD)
     n_img = len(z["sig"])
@@ -337,11 +358,13 @@ def main():
     net = cv2.dnn.readNetFromONNX(str(onnx_path))
     f16 = z["f16"][:1].astype(np.float32)
     f32 = z["f32"][:1].astype(np.float32)
+    c1 = z["cells"][:1]
     net.setInput(f16, "f16")
     net.setInput(f32, "f32")
+    net.setInput(c1, "cells")
     cv_out = net.forward()
     with torch.no_grad():
-        t_out = final(torch.from_numpy(f16), torch.from_numpy(f32)).numpy()
+        t_out = final(torch.from_numpy(f16), torch.from_numpy(f32), torch.from_numpy(c1)).numpy()
     diff = float(np.abs(cv_out - t_out).max())
     print(f"exported {onnx_path} ({onnx_path.stat().st_size} bytes), OpenCV vs torch max diff {diff:.2e}")
     # Golden scores through OpenCV end to end (backbone + exported head), checked by the C++ tests.
@@ -350,9 +373,11 @@ def main():
     items = list_hpwren()
     picks = [it for it in items if it[1] == 1][:3] + [it for it in items if it[1] == 0][:3]
     for p, label, _ in picks:
-        f16g, f32g, r, nw, nh = bb.features(cv2.imread(str(p)))
+        img = cv2.imread(str(p))
+        f16g, f32g, r, nw, nh = bb.features(img)
         net.setInput(f16g[None], "f16")
         net.setInput(f32g[None], "f32")
+        net.setInput(cell_stats(img)[None], "cells")
         heat = net.forward()[0, 0][: int(np.ceil(nh / 16)), : int(np.ceil(nw / 16))]
         golden[f"{p.parent.name}/{p.name}"] = float(heat.max())
     metrics = dict(

@@ -70,6 +70,16 @@ Status Conn::ensure() {
   if (PQstatus(c_.get()) != CONNECTION_OK)
     return make_error("store_unavailable",
                       fmt::format("postgresql: reconnect failed: {}", trim(PQerrorMessage(c_.get()))));
+  if (!session_sql_.empty()) {
+    if (auto r = check(PQexec(c_.get(), session_sql_.c_str()), session_sql_); !r) return r.error();
+  }
+  return {};
+}
+
+Status Conn::set_session(std::string sql) {
+  session_sql_ = std::move(sql);
+  auto r = exec(session_sql_);
+  if (!r) return r.error();
   return {};
 }
 

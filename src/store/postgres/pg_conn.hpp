@@ -47,8 +47,11 @@ class Conn {
   Result<PgResult> exec(const std::string& sql);
   // Runs a statement with parameters, preparing it once per connection.
   Result<PgResult> query(const std::string& sql, const Params& params);
-  // Reconnects if the connection was lost (prepared statements are then re-prepared).
+  // Reconnects if the connection was lost (prepared statements are then re-prepared and the session
+  // settings re-applied).
   Status ensure();
+  // Runs `sql` now and again after every reconnection (SET statements).
+  Status set_session(std::string sql);
 
  private:
   struct Del {
@@ -58,6 +61,7 @@ class Conn {
   Result<PgResult> check(PGresult* r, std::string_view sql);
   std::unique_ptr<PGconn, Del> c_;
   std::unordered_map<std::string, std::string> prepared_;  // sql -> statement name
+  std::string session_sql_;
 };
 
 // Text helpers for parameters.

@@ -95,12 +95,14 @@ class Db {
   std::unordered_map<std::string, Cached> cache_;
 };
 
-// BEGIN IMMEDIATE ... COMMIT, rolled back when destroyed uncommitted.
+// BEGIN IMMEDIATE (or DEFERRED, for reads) ... COMMIT, rolled back when destroyed uncommitted.
+// A read of several statements inside one deferred transaction sees one snapshot and takes the file
+// locks once instead of once per statement.
 class Transaction {
  public:
-  explicit Transaction(Db& db) : db_(db) {}
+  explicit Transaction(Db& db, bool read_only = false) : db_(db), read_only_(read_only) {}
   Status begin() {
-    auto s = db_.exec("BEGIN IMMEDIATE");
+    auto s = db_.exec(read_only_ ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE");
     active_ = s.ok();
     return s;
   }
@@ -117,6 +119,7 @@ class Transaction {
 
  private:
   Db& db_;
+  bool read_only_ = false;
   bool active_ = false;
 };
 

@@ -45,7 +45,7 @@ CREATE TABLE events(
   payload TEXT NOT NULL);
 CREATE INDEX events_ts ON events(ts_ms);
 CREATE INDEX events_kind_ts ON events(kind, ts_ms);
-CREATE INDEX events_cell_ts ON events(cell, ts_ms) WHERE cell IS NOT NULL;
+CREATE INDEX events_cell_ts ON events(cell, ts_ms, lat, lon) WHERE cell IS NOT NULL;
 CREATE TABLE alarms(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   source TEXT NOT NULL, type TEXT NOT NULL,
@@ -116,7 +116,7 @@ Result<AlarmRecord> read_alarm(Stmt& s) {
   return a;
 }
 
-std::string json_array(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+std::string json_array(const std::vector<std::string>& v) { return detail::json_text(nlohmann::json(v)); }
 
 // Grid cells of kCellDeg degrees index event locations (events_cell_ts). 0.25 degrees is about 28 km of
 // latitude: a 30 km evidence query touches about 12 cells.
@@ -196,14 +196,7 @@ class SqliteStore final : public Store {
 
   // ---- sites
   Status upsert_site(const SiteRecord& site) override {
-    if (site.id.empty()) return make_error("bad_argument", "site: empty id");
-    if (!detail::valid_site_status(site.status))
-      return make_error("bad_argument", fmt::format("site '{}': status '{}' is not online|offline|unknown",
-                                                    site.id, site.status));
-    if (!std::isfinite(site.lat) || !std::isfinite(site.lon) || std::abs(site.lat) > 90 ||
-        std::abs(site.lon) > 180)
-      return make_error("bad_argument",
-                        fmt::format("site '{}': lat/lon {}, {} out of range", site.id, site.lat, site.lon));
+    if (auto v = detail::validate_site(site); !v) return v;
     std::lock_guard lock(mu_);
     auto st = db_->prepare(
         "INSERT INTO sites(id, name, lat, lon, height_m, status, last_seen_ms, info) VALUES(?,?,?,?,?,?,?,?) "
@@ -219,7 +212,7 @@ class SqliteStore final : public Store {
     s.bind(5, site.height_m);
     s.bind(6, site.status);
     s.bind(7, site.last_seen_ms);
-    s.bind(8, site.info.dump());
+    s.bind(8, detail::json_text(site.info));
     return s.exec();
   }
 
@@ -281,7 +274,7 @@ class SqliteStore final : public Store {
         s.bind(8, grid_cell(e.lat, e.lon));
       else
         s.bind_null(8);
-      payload = e.payload.dump();
+      payload = detail::json_text(e.payload);
       s.bind_static(9, payload);
       auto r = s.exec();
       s.reset();
@@ -365,7 +358,7 @@ class SqliteStore final : public Store {
     s.bind(9, ts);
     s.bind(10, a.assignee);
     s.bind(11, a.message);
-    s.bind(12, a.details.dump());
+    s.bind(12, detail::json_text(a.details));
     auto row = s.step();
     if (!row) return row.error();
     if (!*row) return make_error("store_error", "sqlite: raise_alarm returned no row");
@@ -608,11 +601,13 @@ class SqliteStore final : public Store {
   // columns, and only the rows that are returned are read in full. Boxes spanning more than kMaxCells cells
   // (radius of several hundred km) filter on the box instead, from the time index.
   Result<std::vector<EventRecord>> query_near(const EventQuery& q) {
+    Transaction tx(*db_, /*read_only=*/true);
+    if (auto b = tx.begin(); !b) return b.error();
     const detail::BoundingBox box = detail::bounding_box(*q.near);
     std::vector<std::int64_t> cells;
     const bool use_cells = cells_in_box(box, cells);
-    std::string sql = use_cells ? "SELECT e.seq, e.ts_ms, e.id, e.lat, e.lon FROM events e INDEXED BY events_cell_ts WHERE "
-                                : "SELECT e.seq, e.ts_ms, e.id, e.lat, e.lon FROM events e WHERE ";
+    std::string sql = use_cells ? "SELECT e.seq, e.ts_ms, e.lat, e.lon FROM events e INDEXED BY events_cell_ts WHERE "
+                                : "SELECT e.seq, e.ts_ms, e.lat, e.lon FROM events e WHERE ";
     sql += use_cells ? "e.cell IN (SELECT value FROM json_each(?))"
                      : "e.lat BETWEEN ? AND ? AND (e.lon BETWEEN ? AND ? OR e.lon BETWEEN ? AND ?)";
     append_filters(sql, q);
@@ -631,9 +626,9 @@ class SqliteStore final : public Store {
       s.bind(i++, box.has_second ? box.max_lon2 : box.max_lon1);
     }
     bind_filters(s, q, i);
+    // events_cell_ts covers (cell, ts_ms, lat, lon): candidates are filtered without touching the table.
     struct Cand {
       std::int64_t seq, ts;
-      std::string id;
     };
     std::vector<Cand> cands;
     const detail::NearFilter filter(*q.near);
@@ -641,21 +636,25 @@ class SqliteStore final : public Store {
       auto row = s.step();
       if (!row) return row.error();
       if (!*row) break;
-      if (!filter.contains(s.col_double(3), s.col_double(4))) continue;
-      cands.push_back({s.col_int(0), s.col_int(1), s.col_text(2)});
+      if (!filter.contains(s.col_double(2), s.col_double(3))) continue;
+      cands.push_back({s.col_int(0), s.col_int(1)});
     }
-    auto newer = [](const Cand& a, const Cand& b) { return a.ts != b.ts ? a.ts > b.ts : a.id > b.id; };
-    auto older = [](const Cand& a, const Cand& b) { return a.ts != b.ts ? a.ts < b.ts : a.id < b.id; };
-    const size_t n = std::min(q.limit, cands.size());
-    if (q.newest_first)
-      std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(n), cands.end(), newer);
-    else
-      std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(n), cands.end(), older);
+    // Keep the first `limit` by time plus every candidate tied with the last one; ties are broken by id
+    // once the rows are read.
+    auto by_time = [&](const Cand& a, const Cand& b) { return q.newest_first ? a.ts > b.ts : a.ts < b.ts; };
+    size_t keep = std::min(q.limit, cands.size());
+    std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(), by_time);
+    if (keep > 0 && keep < cands.size()) {
+      const std::int64_t edge = cands[keep - 1].ts;
+      auto tail = std::partition(cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(),
+                                 [&](const Cand& c) { return c.ts == edge; });
+      keep = static_cast<size_t>(tail - cands.begin());
+    }
     auto full = db_->prepare(fmt::format("SELECT {} FROM events e WHERE e.seq=?", kEventCols));
     if (!full) return full.error();
     std::vector<EventRecord> out;
-    out.reserve(n);
-    for (size_t j = 0; j < n; ++j) {
+    out.reserve(keep);
+    for (size_t j = 0; j < keep; ++j) {
       auto& f = **full;
       f.reset();
       f.bind(1, cands[j].seq);
@@ -666,6 +665,11 @@ class SqliteStore final : public Store {
       if (!e) return e.error();
       out.push_back(std::move(*e));
     }
+    std::sort(out.begin(), out.end(), [&](const EventRecord& a, const EventRecord& b) {
+      if (a.ts_ms != b.ts_ms) return q.newest_first ? a.ts_ms > b.ts_ms : a.ts_ms < b.ts_ms;
+      return q.newest_first ? a.id > b.id : a.id < b.id;
+    });
+    if (out.size() > q.limit) out.resize(q.limit);
     return out;
   }
 

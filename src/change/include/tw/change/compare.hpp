@@ -29,12 +29,13 @@ using TransientMasker = std::function<cv::Mat(const cv::Mat& bgr)>;
 struct CompareOptions {
   int work_max_side = 512;          // images are analysed with their long side scaled down to this
   double pre_blur_sigma = 1.0;      // denoising before gradients (working pixels)
-  std::vector<double> pool_sigmas{2.0, 4.0, 8.0};  // descriptor pooling scales (working pixels, at 512)
+  std::vector<double> pool_sigmas{1.0, 2.0, 4.0, 8.0, 16.0};  // descriptor pooling scales (working pixels at 512;
+                                                               // scaled with the working size)
   double contrast_floor = 1.0;      // descriptor normaliser = energy + floor * median energy of the image
-  double threshold = 0.55;          // minimum descriptor distance of a changed pixel (0..~1.4)
-  double robust_k = 4.0;            // ... and at least median + k * 1.4826 * MAD of the image's distances
-  double min_region_fraction = 0.002;   // blobs smaller than this fraction of the analysed area are dropped
-  double decision_fraction = 0.01;  // changed = changed pixels >= this fraction of the analysed area
+  double threshold = 0.5;           // minimum descriptor distance of a changed pixel (0..~1.4)
+  double robust_k = 0.0;            // optional: also at least median + k * 1.4826 * MAD of the image's distances
+  double min_region_fraction = 0.0005;  // blobs smaller than this fraction of the working image are dropped
+  double decision_fraction = 0.11;  // changed = changed pixels >= this fraction of the analysed area
   double transient_dilate = 0.01;   // transient boxes grow by this fraction of the image diagonal
   // Registration quality check.
   // "View moved" = a motion beyond max_shift_fraction of the diagonal or max_rotation_deg, found by ECC with a

@@ -1,5 +1,6 @@
 #pragma once
 // Transient-object masks from the video module's COCO detector: people, vehicles, animals, parasols, furniture.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,5 +17,9 @@ const std::vector<std::string>& transient_classes();
 // the detector; it is not thread-safe. Errors from the detector factory (model_not_found, model_load...), or
 // unavailable when the module was built without tw::video.
 Result<TransientMasker> make_detector_masker(float score_threshold = 0.25f);
+
+// Redaction hook for alert crops backed by the video module's Redactor (YuNet faces + head regions of person
+// boxes found by the detector). Errors from the video module, or unavailable without tw::video.
+Result<std::function<void(cv::Mat&)>> make_video_redactor();
 
 }  // namespace tw::change

@@ -44,6 +44,7 @@ nlohmann::json detect_json(const DetectResult& r);
 // Each returns a JSON summary with the measured figures and a "pass" flag per criterion.
 nlohmann::json eval_obspy_coincidence(const std::filesystem::path& dir);
 nlohmann::json eval_norway_picks(const std::filesystem::path& dir, const ProcessorConfig& cfg = {});
-nlohmann::json eval_openeew(const std::filesystem::path& dir, const std::vector<std::string>& only_files = {});
+nlohmann::json eval_openeew(const std::filesystem::path& dir, const std::vector<std::string>& only_files = {},
+                            const ProcessorConfig& pcfg = {}, const QuakeConfig& qcfg = {});
 
 }  // namespace tw::seismic

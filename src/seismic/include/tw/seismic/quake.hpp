@@ -42,8 +42,12 @@ struct QuakeConfig {
   double max_rms_s = 1.0;           // a new event needs an RMS below this
   double event_active_s = 300;      // an event accepts picks this long after its origin
   double duplicate_s = 1.0;         // a pick of the same site within this time is a duplicate
+  // A new event must be picked by at least this fraction of the live sites that its first P wave
+  // has already reached (sites within the picked sites' distance): random coincidences are not.
+  double min_pick_fraction = 0.4;
+  double pick_wait_s = 1.5;         // a site counts as "reached" this long after its predicted P
   PdMagnitudeLaw pd_law;
-  double pd_min_snr = 3.0;          // Pd must exceed this times the pre-event displacement noise
+  double pd_min_snr = 0.0;          // Pd must exceed this times the pre-event noise (noise is also removed in quadrature)
   double alert_min_magnitude = 4.5;
   double alert_min_mmi = 4.0;       // predicted or observed at any site
   int max_intensity_sites = 200;    // intensities listed per quake message (strongest first)
@@ -109,6 +113,8 @@ class QuakeService {
   std::vector<tw::Message> on_ground_motion(const GroundMotion& g, std::int64_t now_us);
 
   const std::vector<QuakeEvent>& events() const { return events_; }
+  // Sites currently sending data (others are not expected to pick). Default: all sites.
+  void set_active_sites(const std::vector<std::string>& stations);
   struct Stats {
     std::uint64_t picks = 0, duplicates = 0, unknown_site = 0, rejected = 0, associated = 0, secondary = 0;
     std::uint64_t ground_motions = 0, events = 0, versions = 0;
@@ -141,7 +147,9 @@ class QuakeService {
   void update_products(QuakeEvent& e);
   void emit(QuakeEvent& e, std::int64_t now_us, std::vector<tw::Message>& out);
 
+  bool enough_sites_picked(const Hypocentre& h, const std::vector<std::size_t>& cluster, std::int64_t now_us) const;
   std::vector<StationInfo> sites_;
+  std::vector<char> active_;  // per site
   std::unordered_map<std::string, std::size_t> site_index_;  // station code -> sites_
   VelocityModel model_;
   QuakeConfig cfg_;

@@ -40,10 +40,10 @@ struct ProcessorConfig {
   std::string stalta = "recursive";           // recursive | classic
   double sta_s = 0.5;
   double lta_s = 10;
-  double trigger_on = 4.0;
+  double trigger_on = 3.5;
   double trigger_off = 1.5;
   double pick_pre_s = 3.0;          // AIC window before the trigger
-  double pick_post_s = 0.3;         // ... and after it (the pick is emitted this long after the trigger)
+  double pick_post_s = 0.2;         // ... and after it (the pick is emitted this long after the trigger)
   bool pick_zero_phase = false;     // AIC on the raw window filtered forward and backward
   double pick_refine_s = 1.0;       // second AIC pass on [onset - this, window end] (0: off)
   double min_snr = 1.5;             // picks whose post/pre RMS ratio is below are dropped

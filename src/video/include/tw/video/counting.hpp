@@ -6,7 +6,7 @@
 // s(P) = (Bx-Ax)(Py-Ay) - (By-Ay)(Px-Ax). A crossing is counted when the reference point's motion crosses the
 // segment AB: "pos" when s goes from negative to positive, "neg" the other way.
 // Against jitter and fragments: a track's side of a line only changes once the point is more than
-// `hysteresis_px` away from the line (the motion from the last point firmly on the old side to the first
+// max(hysteresis_px, hysteresis_frac * box height) away from the line (box jitter grows with the box) (the motion from the last point firmly on the old side to the first
 // point firmly on the new side must cross the segment), and crossings of a track count only once it has
 // `min_track_hits` matched detections (crossings made before are held and released then).
 #include <cstdint>
@@ -46,7 +46,8 @@ bool segments_intersect(Point p, Point q, Point a, Point b);
 bool point_in_polygon(const std::vector<Point>& poly, Point p);
 
 struct CounterConfig {
-  double hysteresis_px = 2.0;  // dead band either side of a line
+  double hysteresis_px = 2.0;     // dead band either side of a line, pixels ...
+  double hysteresis_frac = 0.04;  // ... or this fraction of the object's box height, whichever is larger
   int min_track_hits = 3;      // a track counts only after this many matched detections
   int zone_min_frames = 2;     // a track is inside/outside a zone after this many consecutive frames
 };
@@ -56,6 +57,7 @@ struct ObjectObservation {
   std::string label;  // class name
   Point ref;          // bottom-centre of the box
   int hits = 0;       // matched detections of the track so far
+  double height = 0;  // box height in pixels (scales the hysteresis band)
 };
 
 struct DirCounts {
@@ -76,6 +78,14 @@ struct CountSnapshot {
   std::vector<std::map<std::string, ZoneCounts>> zones;
 };
 
+// One counted line crossing, for evaluation and debugging on the edge (never sent).
+struct CrossingEvent {
+  int track_id = 0;
+  size_t line = 0;
+  int dir = 0;  // +1 pos, -1 neg
+  std::int64_t update = 0;  // index of the update() call that counted it
+};
+
 class LineZoneCounter {
  public:
   LineZoneCounter(std::vector<LineSpec> lines, std::vector<ZoneSpec> zones, CounterConfig config = {});
@@ -91,6 +101,8 @@ class LineZoneCounter {
 
   const std::vector<LineSpec>& lines() const { return lines_; }
   const std::vector<ZoneSpec>& zones() const { return zones_; }
+  // Appends every counted crossing to *log (null = off).
+  void set_event_log(std::vector<CrossingEvent>* log) { log_ = log; }
 
  private:
   struct LineState {
@@ -109,7 +121,9 @@ class LineZoneCounter {
     std::vector<ZoneState> zones;
     std::vector<std::pair<size_t, int>> pending;  // (line index, +1 pos / -1 neg) held until min_track_hits
   };
-  void add_line(size_t line, const std::string& label, int dir);
+  void add_line(size_t line, const std::string& label, int dir, int track_id);
+  std::vector<CrossingEvent>* log_ = nullptr;
+  std::int64_t updates_ = 0;
 
   std::vector<LineSpec> lines_;
   std::vector<ZoneSpec> zones_;

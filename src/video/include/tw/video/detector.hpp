@@ -64,6 +64,11 @@ class Detector {
 
 using DetectorFactory = std::function<Result<std::unique_ptr<Detector>>(const DetectorConfig&)>;
 
+// COCO's official spelling of a class name: class-name files that use the VOC spellings ("motorbike",
+// "aeroplane", "sofa", "tvmonitor", ...) are read with these names, and both spellings are accepted in
+// DetectorConfig::classes. Other names are returned unchanged.
+std::string canonical_class_name(const std::string& name);
+
 // Registers (or replaces) a backend under a name. "opencv_dnn" is built in.
 void register_detector(const std::string& name, DetectorFactory factory);
 std::vector<std::string> detector_names();
