@@ -343,6 +343,47 @@ void BM_Evidence_sqlite(benchmark::State& state) {
 }
 BENCHMARK(BM_Evidence_sqlite)->Iterations(2000)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// Other shapes the hub API issues (GET /api/v1/events?...), on the same 1.5M-event SQLite store:
+// 0 = newest 100, 1 = newest 100 of a rare kind (fire, 1 %), 2 = newest 100 of one site (0.5 %),
+// 3 = one kind (smoke) in a random 1-day window, limit 1000.
+void BM_HubQuery_sqlite(benchmark::State& state) {
+  std::string err;
+  auto& st = sqlite_big(err);
+  if (!st) {
+    state.SkipWithError(err.c_str());
+    return;
+  }
+  const auto shape = state.range(0);
+  std::mt19937_64 rng(3);
+  std::uniform_int_distribution<size_t> site(0, sites().size() - 1);
+  std::uniform_int_distribution<std::int64_t> day(kYearStart, kYearStart + kYearMs - 86400000);
+  std::vector<double> ms;
+  size_t rows = 0;
+  for (auto _ : state) {
+    tw::store::EventQuery q;
+    if (shape == 1) q.kinds = {"fire"};
+    if (shape == 2) q.sites = {sites()[site(rng)].id};
+    if (shape == 3) {
+      q.kinds = {"smoke"};
+      q.since_ms = day(rng);
+      q.until_ms = *q.since_ms + 86400000;
+      q.limit = 1000;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = st->query_events(q);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (!r) {
+      state.SkipWithError(r.error().message.c_str());
+      return;
+    }
+    rows += r->size();
+  }
+  state.counters["p50_ms"] = percentile(ms, 0.50);
+  state.counters["p99_ms"] = percentile(ms, 0.99);
+  state.counters["rows_per_query"] = static_cast<double>(rows) / static_cast<double>(ms.size());
+}
+BENCHMARK(BM_HubQuery_sqlite)->DenseRange(0, 3)->Iterations(200)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 void BM_EvidenceTimeIndexOnly_sqlite(benchmark::State& state) {
   std::string err;
   if (!sqlite_big(err)) {

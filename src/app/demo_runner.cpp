@@ -79,13 +79,14 @@ int run_demo(const DemoOptions& opts) {
     add_demo_sources(*agent, site, data, opts.speed);
     agents.push_back(std::move(agent));
   }
+  add_demo_extra_sites(agents, bus, edge_metrics, data, opts.speed);
   for (auto& a : agents) a->start();
 
   std::printf("towerwatch demo: dashboard and API at %s (state in %s, data from %s)\n", http.url().c_str(),
               state.c_str(), data.c_str());
   std::printf("demo API keys (log in to the dashboard with one; never use them outside the demo):\n");
   for (const auto& d : demo)
-    std::printf("  %-18s %-9s %-28s %s\n", d.tenant.id.c_str(), hub::to_string(d.tenant.role).c_str(), d.key.c_str(),
+    std::printf("  %-18s %-9s %-32s %s\n", d.tenant.id.c_str(), hub::to_string(d.tenant.role).c_str(), d.key.c_str(),
                 d.tenant.name.c_str());
   std::fflush(stdout);
   wait_for_signal(opts.exit_after_s);

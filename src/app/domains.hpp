@@ -1,7 +1,11 @@
 #pragma once
 // Per-domain wiring, compiled in when the domain module is built (TW_HAVE_<DOMAIN>).
 #include <cstddef>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "tw/bus/bus.hpp"
 
 #include "tw/edge/agent.hpp"
 #include "tw/hub/hub.hpp"
@@ -10,5 +14,10 @@ namespace tw::app {
 
 void add_power_processors(hub::Hub& hub);
 void add_power_demo_sources(edge::EdgeAgent& agent, size_t index, double speed);
+
+void add_seismic_processors(hub::Hub& hub);
+// Adds one site per accelerometer of a recorded earthquake, replayed live.
+void add_seismic_demo_sites(std::vector<std::unique_ptr<edge::EdgeAgent>>& agents, bus::Publisher& out,
+                            Metrics& metrics, const std::string& data_dir, double speed);
 
 }  // namespace tw::app

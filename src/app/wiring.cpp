@@ -9,6 +9,9 @@ void add_domain_processors([[maybe_unused]] hub::Hub& hub) {
 #ifdef TW_HAVE_POWER
   add_power_processors(hub);
 #endif
+#ifdef TW_HAVE_SEISMIC
+  add_seismic_processors(hub);
+#endif
 }
 
 void add_configured_sources(edge::EdgeAgent& /*agent*/, const SiteConfig& /*cfg*/) {}
@@ -44,6 +47,18 @@ void add_demo_sources([[maybe_unused]] edge::EdgeAgent& agent, [[maybe_unused]] 
                       [[maybe_unused]] const std::string& data_dir, [[maybe_unused]] double speed) {
 #ifdef TW_HAVE_POWER
   add_power_demo_sources(agent, site.index, speed);
+#endif
+}
+
+}  // namespace tw::app
+
+namespace tw::app {
+
+void add_demo_extra_sites([[maybe_unused]] std::vector<std::unique_ptr<edge::EdgeAgent>>& agents,
+                          [[maybe_unused]] bus::Publisher& out, [[maybe_unused]] Metrics& metrics,
+                          [[maybe_unused]] const std::string& data_dir, [[maybe_unused]] double speed) {
+#ifdef TW_HAVE_SEISMIC
+  add_seismic_demo_sites(agents, out, metrics, data_dir, speed);
 #endif
 }
 

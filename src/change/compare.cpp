@@ -33,6 +33,7 @@ Status validate(const CompareOptions& o) {
     if (!(s > 0 && s <= 64)) return bad("pool_sigmas", "each scale must be in (0, 64]");
   if (!(o.contrast_floor > 0 && o.contrast_floor <= 100)) return bad("contrast_floor", "must be in (0, 100]");
   if (!(o.threshold > 0 && o.threshold < 2)) return bad("threshold", "must be in (0, 2)");
+  if (!(o.grow_threshold > 0 && o.grow_threshold < 2)) return bad("grow_threshold", "must be in (0, 2)");
   if (!(o.robust_k >= 0 && o.robust_k <= 50)) return bad("robust_k", "must be in 0..50");
   if (!(o.min_region_fraction >= 0 && o.min_region_fraction < 1)) return bad("min_region_fraction", "must be in [0,1)");
   if (!(o.decision_fraction > 0 && o.decision_fraction <= 1)) return bad("decision_fraction", "must be in (0,1]");
@@ -271,6 +272,27 @@ Result<CompareResult> compare(const cv::Mat& reference, const cv::Mat& current, 
   cv::morphologyEx(changed, changed, cv::MORPH_OPEN, se);
   cv::morphologyEx(changed, changed, cv::MORPH_CLOSE, se);
   changed &= analysed;
+  // Hysteresis: grow the seeds through connected pixels above the lower grow_threshold, so that the weakly
+  // textured inside of a new object joins its strongly changed outline.
+  if (opt.grow_threshold < thr) {
+    cv::Mat low = (dist > opt.grow_threshold) & analysed;
+    low |= changed;
+    cv::Mat lab;
+    int nl = cv::connectedComponents(low, lab, 8, CV_32S);
+    std::vector<char> seeded(static_cast<size_t>(nl), 0);
+    for (int y = 0; y < ws.height; ++y) {
+      const int* l = lab.ptr<int>(y);
+      const uchar* c = changed.ptr<uchar>(y);
+      for (int x = 0; x < ws.width; ++x)
+        if (c[x]) seeded[static_cast<size_t>(l[x])] = 1;
+    }
+    for (int y = 0; y < ws.height; ++y) {
+      const int* l = lab.ptr<int>(y);
+      uchar* c = changed.ptr<uchar>(y);
+      for (int x = 0; x < ws.width; ++x)
+        if (l[x] > 0 && seeded[static_cast<size_t>(l[x])]) c[x] = 255;
+    }
+  }
 
   // Connected regions; drop small blobs.
   cv::Mat labels, stats, centroids;

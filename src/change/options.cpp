@@ -28,6 +28,7 @@ Status set_option(CompareOptions& opt, std::string_view a) {
       {"pre_blur_sigma", [&](double v) { opt.pre_blur_sigma = v; return true; }},
       {"contrast_floor", [&](double v) { opt.contrast_floor = v; return true; }},
       {"threshold", [&](double v) { opt.threshold = v; return true; }},
+      {"grow_threshold", [&](double v) { opt.grow_threshold = v; return true; }},
       {"robust_k", [&](double v) { opt.robust_k = v; return true; }},
       {"min_region_fraction", [&](double v) { opt.min_region_fraction = v; return true; }},
       {"decision_fraction", [&](double v) { opt.decision_fraction = v; return true; }},

@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "tw/core/geo.hpp"
 #include "tw/core/time.hpp"
 #include "tw/hub/evidence.hpp"
 #include "tw/hub/feeds.hpp"
@@ -199,6 +200,25 @@ nlohmann::json site_view(const store::SiteRecord& s, const Tenant& t) {
   return j;
 }
 
+// A circle around all of a tenant's regions: lets the store's spatial index pre-filter what the exact
+// polygon test then checks (so a regional tenant's page of results is not starved by other regions).
+std::optional<store::Near> region_circle(const Tenant& t) {
+  if (t.regions.empty()) return std::nullopt;
+  double lat0 = 90, lat1 = -90, lon0 = 180, lon1 = -180;
+  for (const auto& r : t.regions) {
+    for (const auto& p : r.polygon) {
+      lat0 = std::min(lat0, p.lat), lat1 = std::max(lat1, p.lat);
+      lon0 = std::min(lon0, p.lon), lon1 = std::max(lon1, p.lon);
+    }
+  }
+  const LatLon c{(lat0 + lat1) / 2, (lon0 + lon1) / 2};
+  double radius = 0;
+  for (const auto& r : t.regions) {
+    for (const auto& p : r.polygon) radius = std::max(radius, distance_km(c, p));
+  }
+  return store::Near{c.lat, c.lon, std::min(20000.0, radius + 1.0)};
+}
+
 bool alarm_visible(const store::AlarmRecord& a, const Tenant& t) { return t.allows(a.service, a.lat, a.lon); }
 
 // A quake payload lists intensities (and picks) at sites all over the network: a tenant with regions
@@ -252,6 +272,7 @@ HttpServer::HttpServer(Hub& hub, TenantRepo& tenants)
     : hub_(hub), repo_(tenants), auth_(tenants), srv_(std::make_unique<httplib::Server>()) {
   srv_->new_task_queue = [] { return new httplib::ThreadPool(32); };
   srv_->set_payload_max_length(kMaxBody);
+  srv_->set_tcp_nodelay(true);  // small JSON replies: no Nagle/delayed-ACK stalls on keep-alive connections
   setup();
 }
 
@@ -439,6 +460,9 @@ void HttpServer::setup() {
       }
     }
     if (q.kinds.empty()) q.kinds = kinds_of_services(t);
+    // With a bounded time window the store's spatial index pre-filters to the tenant's regions; without
+    // one that would scan every event of the regions, so the newest events are over-fetched instead.
+    if (!q.near && q.since_ms) q.near = region_circle(t);
     return true;
   };
   authed("GET", "/api/v1/events", [this, event_query_in_scope](const Req& req, Res& res, const Tenant& t) {
@@ -506,6 +530,7 @@ void HttpServer::setup() {
     }
     size_t want = 200;
     if (auto e = parse_limit(req, want)) return bad_request(res, *e);
+    q.near = region_circle(t);
     nlohmann::json arr = nlohmann::json::array();
     if (!q.services.empty()) {
       q.limit = (t.regions.empty() && status.empty() && severity.empty()) ? want : kMaxLimit;

@@ -306,7 +306,7 @@ Hypocentre locate(const std::vector<Observation>& obs, const TravelTimeTable& tt
   };
   std::vector<double> r;
   double cost = residuals(x, y, z, t, r);
-  const bool free_depth = !fixed_depth;
+  const bool free_depth = !fixed_depth && n >= 5;
   const int np = free_depth ? 4 : 3;
   std::array<std::array<double, 4>, 4> nn{};
   auto jacobian_row = [&](std::size_t i, double xx, double yy, double zz, std::array<double, 4>& g) {

@@ -255,6 +255,9 @@ bool QuakeService::try_existing(std::size_t k, std::int64_t now_us, std::vector<
     if (sp.pick.time_us - e.hypo.origin_us > static_cast<std::int64_t>(cfg_.event_active_s * 1e6)) continue;
     if (sp.pick.time_us < e.hypo.origin_us) continue;
     const double d = fast_distance_km(e.hypo.lat, e.hypo.lon, sp.lat, sp.lon);
+    double reach = 0;
+    for (const auto& ep : e.picks) reach = std::max(reach, fast_distance_km(e.hypo.lat, e.hypo.lon, ep.lat, ep.lon));
+    if (d > reach + cfg_.grow_km) continue;  // the wave front reaches nearer sites first
     const double tp = tt_p_->time(d, e.hypo.depth_km);
     const double ts = tt_s_->time(d, e.hypo.depth_km);
     const double t = static_cast<double>(sp.pick.time_us - e.hypo.origin_us) * 1e-6;

@@ -130,6 +130,45 @@ std::vector<Message> CameraAnalyzer::flush(std::int64_t ts_ms) {
   return out;
 }
 
+Result<AnalyzerConfig> analyzer_config_for(const std::string& site, const CameraConfig& camera) {
+  AnalyzerConfig c;
+  c.site = site;
+  c.camera = camera.id;
+  if (!camera.classes.empty()) c.classes = camera.classes;
+  auto text = [](const std::vector<double>& v) {
+    std::string s;
+    for (double d : v) s += (s.empty() ? "" : ",") + fmt::format("{}", d);
+    return s;
+  };
+  for (size_t i = 0; i < camera.lines.size(); ++i) {
+    const auto& l = camera.lines[i];
+    auto p = parse_line(text(l.points));
+    if (!p) return make_error("bad_config", fmt::format("camera '{}' line {} ('{}'): {}", camera.id, i + 1, l.name,
+                                                        p.error().message));
+    if (!l.name.empty()) p->name = l.name;
+    c.lines.push_back(*p);
+  }
+  for (size_t i = 0; i < camera.zones.size(); ++i) {
+    const auto& z = camera.zones[i];
+    auto p = parse_zone(text(z.points));
+    if (!p) return make_error("bad_config", fmt::format("camera '{}' zone {} ('{}'): {}", camera.id, i + 1, z.name,
+                                                        p.error().message));
+    if (!z.name.empty()) p->name = z.name;
+    c.zones.push_back(*p);
+  }
+  return c;
+}
+
+SourceConfig source_config_for(const std::string& site, const CameraConfig& camera) {
+  SourceConfig s;
+  s.site = site;
+  s.camera = camera.id;
+  s.url = camera.url;
+  s.analysis_fps = camera.analysis_fps;
+  s.policy = DropPolicy::drop_oldest;
+  return s;
+}
+
 cv::Mat redacted_snapshot(const cv::Mat& bgr, Redactor& redactor, Detector* detector, RedactStats* stats) {
   cv::Mat copy = bgr.clone();
   RedactStats st = detector ? redactor.redact(copy, *detector) : redactor.redact(copy);

@@ -75,6 +75,8 @@ Result<Redactor> Redactor::create(const RedactConfig& config) {
                       fmt::format("redact.head_width_fraction: {} is not in (0,1.5]", config.head_width_fraction));
   if (config.pixel_block < 2)
     return make_error("bad_config", fmt::format("redact.pixel_block: {} must be at least 2", config.pixel_block));
+  if (config.verify_passes < 0 || config.verify_passes > 3)
+    return make_error("bad_config", fmt::format("redact.verify_passes: {} is not in [0,3]", config.verify_passes));
   if (config.face_max_side < 64)
     return make_error("bad_config", fmt::format("redact.face_max_side: {} must be at least 64", config.face_max_side));
   std::string model =
@@ -150,6 +152,15 @@ RedactStats Redactor::redact(cv::Mat& bgr, const std::vector<Detection>& persons
   rects.reserve(st.regions.size());
   for (const auto& r : st.regions) rects.push_back(r.box);
   apply_redaction(bgr, rects, config_.method, config_.pixel_block);
+  for (int pass = 0; pass < config_.verify_passes && !st.regions.empty(); ++pass) {
+    auto again = find_faces(bgr);
+    if (again.empty()) break;
+    rects.clear();
+    for (const auto& r : again) rects.push_back(r.box);
+    apply_redaction(bgr, rects, config_.method, config_.pixel_block);
+    st.faces += static_cast<int>(again.size());
+    st.regions.insert(st.regions.end(), again.begin(), again.end());
+  }
   return st;
 }
 

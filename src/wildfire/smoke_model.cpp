@@ -17,6 +17,9 @@ namespace {
 
 constexpr int kInput = 416;
 constexpr int kCell = 16;
+// Top grid rows never scored: HPWREN-style cameras burn a text banner (date, camera name) into the top of the
+// frame, and the head must not learn it (tools/smoke/train_smoke_head.py: OVERLAY_ROWS).
+constexpr int kOverlayRows = 1;
 const char* const kLayer16 = "onnx_node!Mul_272";  // YOLOX-nano PAN output, stride 16, 128 channels
 const char* const kLayer32 = "onnx_node!Mul_298";  // stride 32, 256 channels
 
@@ -88,6 +91,7 @@ class HeadModel final : public SmokeModel {
     const int rows = std::min(grid, static_cast<int>(std::ceil(static_cast<float>(img.rows) * lb.scale / kCell)));
     const int cols = std::min(out.size[3], static_cast<int>(std::ceil(static_cast<float>(img.cols) * lb.scale / kCell)));
     r.heat = heat(cv::Rect(0, 0, std::max(1, cols), std::max(1, rows))).clone();
+    r.heat.rowRange(0, std::min(kOverlayRows, r.heat.rows)).setTo(0.f);
     double mx = 0;
     cv::minMaxLoc(r.heat, nullptr, &mx);
     r.score = static_cast<float>(mx);

@@ -14,16 +14,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
+struct CmdRun {
   int rc = -1;
   std::string out;
   std::string err;
 };
 
-Run run(const std::string& args) {
+CmdRun run(const std::string& args) {
   fs::path err = fs::temp_directory_path() / "tw_change_cli_err.txt";
   std::string cmd = std::string(TW_BINARY) + " " + args + " 2>" + err.string();
-  Run r;
+  CmdRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
   std::array<char, 4096> buf{};
@@ -44,7 +44,7 @@ TEST(ChangeCli, CompareJsonAndMask) {
   fs::path mask = fs::temp_directory_path() / "tw_change_cli_mask.png";
   fs::remove(mask);
   auto a = levir() / "A" / "train_412_0512_0768.png", b = levir() / "B" / "train_412_0512_0768.png";
-  Run r = run("change compare --reference " + a.string() + " --current " + b.string() + " --mask-out " +
+  CmdRun r = run("change compare --reference " + a.string() + " --current " + b.string() + " --mask-out " +
               mask.string() + " --json");
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
@@ -52,7 +52,7 @@ TEST(ChangeCli, CompareJsonAndMask) {
   EXPECT_EQ(j.size(), 4u) << r.out;
   EXPECT_TRUE(j["changed"].get<bool>());
   EXPECT_GE(j["score"].get<double>(), 0.5);
-  EXPECT_GT(j["changed_fraction"].get<double>(), 0.11);
+  EXPECT_GT(j["changed_fraction"].get<double>(), 0.28);
   ASSERT_TRUE(j["regions"].is_array());
   ASSERT_FALSE(j["regions"].empty());
   for (const auto& g : j["regions"]) {
@@ -67,16 +67,19 @@ TEST(ChangeCli, CompareJsonAndMask) {
   EXPECT_EQ(m.cols, 256);
   EXPECT_EQ(m.rows, 256);
   EXPECT_EQ(cv::countNonZero(m == 255) + cv::countNonZero(m == 0), 256 * 256);
-  EXPECT_NEAR(cv::countNonZero(m) / 65536.0, j["changed_fraction"].get<double>(), 0.005);
+  // changed_fraction is relative to the analysed area (transients such as the parked cars are left out).
+  const double mask_fraction = cv::countNonZero(m) / 65536.0, cf = j["changed_fraction"].get<double>();
+  EXPECT_LE(mask_fraction, cf + 0.001);
+  EXPECT_GT(mask_fraction, 0.9 * cf);
   fs::remove(mask);
 
   // Swapped order: same decision.
-  Run s = run("change compare --reference " + b.string() + " --current " + a.string() + " --json");
+  CmdRun s = run("change compare --reference " + b.string() + " --current " + a.string() + " --json");
   ASSERT_EQ(s.rc, 0) << s.err;
   EXPECT_EQ(nlohmann::json::parse(s.out)["changed"], j["changed"]);
 
   // A zone in one corner limits the analysis.
-  Run z = run("change compare --reference " + a.string() + " --current " + b.string() +
+  CmdRun z = run("change compare --reference " + a.string() + " --current " + b.string() +
               " --zone 0,0,40,0,40,40,0,40 --json");
   ASSERT_EQ(z.rc, 0) << z.err;
   for (const auto& g : nlohmann::json::parse(z.out)["regions"]) {
@@ -88,7 +91,7 @@ TEST(ChangeCli, CompareJsonAndMask) {
 TEST(ChangeCli, ErrorsAreClearWithExitCodes) {
   auto a = levir() / "A" / "train_412_0512_0768.png";
   auto w = tw::data_dir() / "change" / "webcam_timelapse" / "chamonix" / "20130502_071500.png";
-  Run mism = run("change compare --reference " + a.string() + " --current " + w.string() + " --json");
+  CmdRun mism = run("change compare --reference " + a.string() + " --current " + w.string() + " --json");
   EXPECT_EQ(mism.rc, 1);
   EXPECT_TRUE(mism.out.empty());
   EXPECT_NE(mism.err.find("error: "), std::string::npos);
@@ -99,16 +102,16 @@ TEST(ChangeCli, ErrorsAreClearWithExitCodes) {
     std::ofstream o(bad, std::ios::binary);
     o << "\x89PNG\r\n\x1a\n not really a png";
   }
-  Run cor = run("change compare --reference " + a.string() + " --current " + bad.string() + " --json");
+  CmdRun cor = run("change compare --reference " + a.string() + " --current " + bad.string() + " --json");
   EXPECT_EQ(cor.rc, 1);
   EXPECT_NE(cor.err.find(bad.string()), std::string::npos) << cor.err;
   fs::remove(bad);
 
-  Run zone = run("change compare --reference " + a.string() + " --current " + a.string() + " --zone 1,2,3 --json");
+  CmdRun zone = run("change compare --reference " + a.string() + " --current " + a.string() + " --zone 1,2,3 --json");
   EXPECT_EQ(zone.rc, 2);
   EXPECT_NE(zone.err.find("--zone"), std::string::npos) << zone.err;
 
-  Run nodir = run("change watch --frames /nonexistent-folder --json");
+  CmdRun nodir = run("change watch --frames /nonexistent-folder --json");
   EXPECT_EQ(nodir.rc, 2);
   EXPECT_NE(nodir.err.find("/nonexistent-folder"), std::string::npos);
 }
@@ -122,7 +125,7 @@ TEST(ChangeCli, WatchReportsTheFileOfEachAlert) {
   fs::copy_file(levir() / "A" / name, dir / "20240301.png");
   for (const char* d : {"20240302.png", "20240303.png", "20240304.png", "20240305.png"})
     fs::copy_file(levir() / "B" / name, dir / d);
-  Run r = run("change watch --frames " + dir.string() + " --no-transients --json");
+  CmdRun r = run("change watch --frames " + dir.string() + " --no-transients --json");
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["frames"], 5);
@@ -133,6 +136,6 @@ TEST(ChangeCli, WatchReportsTheFileOfEachAlert) {
   EXPECT_EQ(a["zone"], "view");
   EXPECT_EQ(a["first_seen"], "2024-03-02");
   EXPECT_EQ(a["days_seen"], 3);
-  EXPECT_GT(a["area_px"].get<double>(), 0.11 * 65536);
+  EXPECT_GT(a["area_px"].get<double>(), 0.28 * 65536);
   fs::remove_all(dir);
 }

@@ -1,12 +1,14 @@
 // Comparison on real recordings: LEVIR-CD aerial pairs (labelled), webcam time-lapses (no permanent change).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <opencv2/imgproc.hpp>
 
 #include "test_data.hpp"
 #include "tw/change/compare.hpp"
 #include "tw/change/transients.hpp"
+#include "tw/change/zone.hpp"
 
 using namespace tw::change;
 using namespace tw::change::test;
@@ -45,16 +47,15 @@ TEST(ChangeCompare, LevirChangedPairsAreFlaggedInBothOrders) {
     EXPECT_TRUE(s->changed) << name << " swapped, fraction " << s->changed_fraction;
     EXPECT_GE(r->score, 0.5);
     EXPECT_FALSE(r->regions.empty());
-    // The mask is the input's size, single channel, {0,255}, and agrees with the label better than chance
-    // (measured F1 0.18-0.27 on these pairs; a random mask of the same density scores about 0.13-0.17).
+    // The mask is the input's size, single channel, {0,255}, and covers most of the new buildings.
     ASSERT_EQ(r->mask.size(), a.size());
     ASSERT_EQ(r->mask.type(), CV_8U);
     EXPECT_EQ(cv::countNonZero(r->mask == 255) + cv::countNonZero(r->mask == 0), static_cast<int>(a.total()));
+    double recall = cv::countNonZero(r->mask & label) / static_cast<double>(cv::countNonZero(label));
     double f1 = pixel_f1(r->mask, label);
-    double density = cv::countNonZero(r->mask) / static_cast<double>(a.total());
-    double gt = cv::countNonZero(label) / static_cast<double>(a.total());
-    double chance = 2 * density * gt / (density + gt);
-    EXPECT_GT(f1, chance) << name;
+    std::printf("%s: pixel F1 %.3f recall %.3f changed_fraction %.3f\n", name, f1, recall, r->changed_fraction);
+    EXPECT_GT(recall, 0.4) << name;
+    EXPECT_GT(f1, 0.2) << name;
     // Swapping the order moves the decision statistic by little.
     EXPECT_NEAR(r->changed_fraction, s->changed_fraction, 0.03) << name;
   }
@@ -148,7 +149,8 @@ TEST(ChangeCompare, NewStructureInsideTheZoneIsFound) {
   cv::Mat cur = ref.clone();
   cv::Rect src(260, 230, 90, 80), dst(330, 360, 90, 80);
   ref(src).copyTo(cur(dst));
-  auto zone = parse_zone("300,330,460,330,460,471,300,471", "square");
+  // The parcel watched: 120 x 100 px around the building site.
+  auto zone = parse_zone("320,350,440,350,440,450,320,450", "square");
   ASSERT_TRUE(zone.ok());
   cv::Mat zmask = zone_mask(*zone, ref.size());
   auto r = compare(ref, cur, CompareOptions{}, zmask);

@@ -83,10 +83,38 @@ TEST(CameraAnalyzer, PetsFirstFramesCountsAndMessages) {
     err += std::abs(got.pos - truth[i].pos) + std::abs(got.neg - truth[i].neg);
     total += truth[i].pos + truth[i].neg;
   }
-  // 22 true crossings in these frames; measured 3 errors: the crossing in frame 3 (before a track can exist),
+  // 19 true crossings in these frames; measured 3 errors: the crossing in frame 3 (before a track can exist),
   // one false crossing and one missed in the crowd around the lamp post.
-  EXPECT_EQ(total, 22);
+  EXPECT_EQ(total, 19);
   EXPECT_LE(err, 4) << "count error " << err << " of " << total;
   EXPECT_EQ((*a)->stats().frames, kFrames);
   EXPECT_GT((*a)->stats().tracks_started, 4);
+}
+
+TEST(CameraAnalyzer, ConfigFromSiteCamera) {
+  tw::CameraConfig cam;
+  cam.id = "north";
+  cam.url = "rtsp://10.0.0.5/stream1";
+  cam.analysis_fps = 5;
+  cam.classes = {"person", "motorbike"};
+  cam.lines.push_back({"entrance", {0, 144, 480, 144}});
+  cam.zones.push_back({"", {0, 0, 100, 0, 100, 100}});
+  auto c = analyzer_config_for("tower-7", cam);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->camera, "north");
+  EXPECT_EQ(c->site, "tower-7");
+  ASSERT_EQ(c->lines.size(), 1u);
+  EXPECT_EQ(c->lines[0].name, "entrance");
+  EXPECT_DOUBLE_EQ(c->lines[0].b.x, 480);
+  EXPECT_EQ(c->zones[0].name, "0,0,100,0,100,100");
+  auto a = CameraAnalyzer::create(*c);
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ((*a)->config().classes[1], "motorcycle");
+  auto s = source_config_for("tower-7", cam);
+  EXPECT_EQ(s.url, cam.url);
+  EXPECT_DOUBLE_EQ(s.analysis_fps, 5);
+  cam.lines.push_back({"bad", {1, 2, 1, 2}});
+  auto bad = analyzer_config_for("tower-7", cam);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("camera 'north' line 2 ('bad')"), std::string::npos) << bad.error().message;
 }

@@ -32,6 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from smoke_features import GRID, INPUT, Backbone, cell_stats, cluster_views, list_hpwren, repo_root, view_signature  # noqa: E402
 
 SEED = 7
+# HPWREN frames carry a text banner (date, camera name) in the top ~12 px: the top grid row is never scored,
+# otherwise the head learns the banner (a camera/date give-away) instead of smoke.
+OVERLAY_ROWS = 1
 USE_CELLS = True  # add per-cell colour statistics and row position (smoke_features.cell_stats)
 N_CELL = 7
 PCA_DIMS = 24
@@ -317,6 +320,9 @@ def main():
     t0 = time.time()
     z = extract()
     z = {k: (v.astype(np.float32) if k in ("f16", "f32") else v) for k, v in z.items()}
+    z["valid"] = z["valid"].copy()
+    z["valid"][:, :OVERLAY_ROWS, :] = 0
+    z["target"] = z["target"] * z["valid"]
     print(f"features ready ({len(z['label'])} rows) {time.time() - t0:.0f}s", flush=True)
     view = cluster_views(z["sig"], VIEW_THRESHOLD)
     n_img = len(z["sig"])
@@ -378,7 +384,7 @@ def main():
         net.setInput(f16g[None], "f16")
         net.setInput(f32g[None], "f32")
         net.setInput(cell_stats(img)[None], "cells")
-        heat = net.forward()[0, 0][: int(np.ceil(nh / 16)), : int(np.ceil(nw / 16))]
+        heat = net.forward()[0, 0][OVERLAY_ROWS: int(np.ceil(nh / 16)), : int(np.ceil(nw / 16))]
         golden[f"{p.parent.name}/{p.name}"] = float(heat.max())
     metrics = dict(
         golden_scores=golden,

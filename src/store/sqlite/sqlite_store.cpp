@@ -45,6 +45,7 @@ CREATE TABLE events(
   payload TEXT NOT NULL);
 CREATE INDEX events_ts ON events(ts_ms);
 CREATE INDEX events_kind_ts ON events(kind, ts_ms);
+CREATE INDEX events_site_ts ON events(site, ts_ms);
 CREATE INDEX events_cell_ts ON events(cell, ts_ms, lat, lon) WHERE cell IS NOT NULL;
 CREATE TABLE alarms(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -289,22 +290,27 @@ class SqliteStore final : public Store {
     if (auto s = detail::validate_event_query(q); !s) return s.error();
     std::lock_guard lock(mu_);
     if (q.near) return query_near(q);
-    std::string sql = fmt::format("SELECT {} FROM events e WHERE 1", kEventCols);
-    append_filters(sql, q);
-    sql += q.newest_first ? " ORDER BY e.ts_ms DESC, e.id DESC LIMIT ?" : " ORDER BY e.ts_ms ASC, e.id ASC LIMIT ?";
-    auto st = db_->prepare(sql);
-    if (!st) return st.error();
-    int i = bind_filters(**st, q);
-    (*st)->bind(i, static_cast<std::int64_t>(q.limit));
+    // With a site or kind filter, each value is read from its own (value, ts_ms) index range in order, so
+    // a rare kind or a quiet site costs `limit` rows per value instead of a scan of the time index; the
+    // runs are merged here. Long lists fall back to one query.
+    const bool by_site = !q.sites.empty() && q.sites.size() <= kMaxSplit;
+    const bool by_kind = !by_site && !q.kinds.empty() && q.kinds.size() <= kMaxSplit;
+    if (!by_site && !by_kind) return run_event_query(q, "");
+    Transaction tx(*db_, /*read_only=*/true);
+    if (auto b = tx.begin(); !b) return b.error();
     std::vector<EventRecord> out;
-    for (;;) {
-      auto row = (*st)->step();
-      if (!row) return row.error();
-      if (!*row) break;
-      auto e = read_event(**st);
-      if (!e) return e.error();
-      out.push_back(std::move(*e));
+    for (const auto& v : by_site ? q.sites : q.kinds) {
+      EventQuery one = q;
+      (by_site ? one.sites : one.kinds) = {v};
+      auto part = run_event_query(one, by_site ? "events_site_ts" : "events_kind_ts");
+      if (!part) return part.error();
+      for (auto& e : *part) out.push_back(std::move(e));
     }
+    std::sort(out.begin(), out.end(), [&](const EventRecord& a, const EventRecord& b) {
+      if (a.ts_ms != b.ts_ms) return q.newest_first ? a.ts_ms > b.ts_ms : a.ts_ms < b.ts_ms;
+      return q.newest_first ? a.id > b.id : a.id < b.id;
+    });
+    if (out.size() > q.limit) out.resize(q.limit);
     return out;
   }
 
@@ -582,18 +588,47 @@ class SqliteStore final : public Store {
     return std::optional<AlarmRecord>{std::move(a)};
   }
 
+  static constexpr size_t kMaxSplit = 32;
+
+  // One value binds as "= ?" (so a (value, ts_ms) index also gives the order), several as a JSON array.
   static void append_filters(std::string& sql, const EventQuery& q) {
     if (q.since_ms) sql += " AND e.ts_ms >= ?";
     if (q.until_ms) sql += " AND e.ts_ms < ?";
-    if (!q.kinds.empty()) sql += " AND e.kind IN (SELECT value FROM json_each(?))";
-    if (!q.sites.empty()) sql += " AND e.site IN (SELECT value FROM json_each(?))";
+    if (q.kinds.size() == 1) sql += " AND e.kind = ?";
+    if (q.kinds.size() > 1) sql += " AND e.kind IN (SELECT value FROM json_each(?))";
+    if (q.sites.size() == 1) sql += " AND e.site = ?";
+    if (q.sites.size() > 1) sql += " AND e.site IN (SELECT value FROM json_each(?))";
   }
   static int bind_filters(Stmt& s, const EventQuery& q, int i = 1) {
     if (q.since_ms) s.bind(i++, *q.since_ms);
     if (q.until_ms) s.bind(i++, *q.until_ms);
-    if (!q.kinds.empty()) s.bind(i++, json_array(q.kinds));
-    if (!q.sites.empty()) s.bind(i++, json_array(q.sites));
+    if (q.kinds.size() == 1) s.bind(i++, q.kinds.front());
+    if (q.kinds.size() > 1) s.bind(i++, json_array(q.kinds));
+    if (q.sites.size() == 1) s.bind(i++, q.sites.front());
+    if (q.sites.size() > 1) s.bind(i++, json_array(q.sites));
     return i;
+  }
+
+  // The filtered, ordered and limited query, optionally forced onto one index.
+  Result<std::vector<EventRecord>> run_event_query(const EventQuery& q, std::string_view index) {
+    std::string sql = fmt::format("SELECT {} FROM events e{}{} WHERE 1", kEventCols,
+                                  index.empty() ? "" : " INDEXED BY ", index);
+    append_filters(sql, q);
+    sql += q.newest_first ? " ORDER BY e.ts_ms DESC, e.id DESC LIMIT ?" : " ORDER BY e.ts_ms ASC, e.id ASC LIMIT ?";
+    auto st = db_->prepare(sql);
+    if (!st) return st.error();
+    int i = bind_filters(**st, q);
+    (*st)->bind(i, static_cast<std::int64_t>(q.limit));
+    std::vector<EventRecord> out;
+    for (;;) {
+      auto row = (*st)->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      auto e = read_event(**st);
+      if (!e) return e.error();
+      out.push_back(std::move(*e));
+    }
+    return out;
   }
 
   // Near queries: the events_cell_ts index yields the events of the grid cells overlapping the conservative

@@ -33,9 +33,11 @@ struct CompareOptions {
                                                                // scaled with the working size)
   double contrast_floor = 1.0;      // descriptor normaliser = energy + floor * median energy of the image
   double threshold = 0.5;           // minimum descriptor distance of a changed pixel (0..~1.4)
+  double grow_threshold = 0.4;      // changed regions grow through connected pixels above this (hysteresis;
+                                    // >= threshold disables growing)
   double robust_k = 0.0;            // optional: also at least median + k * 1.4826 * MAD of the image's distances
   double min_region_fraction = 0.0005;  // blobs smaller than this fraction of the working image are dropped
-  double decision_fraction = 0.11;  // changed = changed pixels >= this fraction of the analysed area
+  double decision_fraction = 0.28;  // changed = changed pixels >= this fraction of the analysed area
   double transient_dilate = 0.01;   // transient boxes grow by this fraction of the image diagonal
   // Registration quality check.
   // "View moved" = a motion beyond max_shift_fraction of the diagonal or max_rotation_deg, found by ECC with a

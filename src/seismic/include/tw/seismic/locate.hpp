@@ -49,13 +49,13 @@ struct Observation {
 };
 
 struct LocatorConfig {
-  double search_radius_km = 200;  // around the earliest station
+  double search_radius_km = 250;  // around the earliest station
   double coarse_step_km = 20;
   std::vector<double> coarse_depths_km{5, 10, 20, 35, 60, 100};
   double min_depth_km = 0;
   double max_depth_km = 150;
   double min_sigma_s = 0.1;  // floor on the residual scale for the uncertainty
-  int free_depth_min_obs = 6;   // with fewer observations the depth is fixed (too few data for 4 unknowns)
+  int free_depth_min_obs = 4;   // with fewer observations the depth is fixed at fixed_depth_km
   double fixed_depth_km = 15;
   int gauss_newton_iterations = 6;
 };

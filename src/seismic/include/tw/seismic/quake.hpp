@@ -45,6 +45,7 @@ struct QuakeConfig {
   // A new event must be picked by at least this fraction of the live sites that its first P wave
   // has already reached (sites within the picked sites' distance): random coincidences are not.
   double min_pick_fraction = 0.4;
+  double grow_km = 150;             // an event takes picks up to this far beyond its farthest site
   double pick_wait_s = 1.5;         // a site counts as "reached" this long after its predicted P
   PdMagnitudeLaw pd_law;
   double pd_min_snr = 0.0;          // Pd must exceed this times the pre-event noise (noise is also removed in quadrature)

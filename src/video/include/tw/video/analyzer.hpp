@@ -12,11 +12,13 @@
 
 #include <opencv2/core.hpp>
 
+#include "tw/core/config.hpp"
 #include "tw/core/message.hpp"
 #include "tw/core/result.hpp"
 #include "tw/video/counting.hpp"
 #include "tw/video/detector.hpp"
 #include "tw/video/redact.hpp"
+#include "tw/video/source.hpp"
 #include "tw/video/tracker.hpp"
 
 namespace tw::video {
@@ -111,6 +113,12 @@ class CameraAnalyzer {
   std::int64_t interval_start_ = -1;
   bool dirty_ = false;
 };
+
+// Analyzer settings for one camera of a site config ([[site.camera]]: lines, zones, classes); errors name the
+// camera and the line/zone at fault.
+Result<AnalyzerConfig> analyzer_config_for(const std::string& site, const CameraConfig& camera);
+// Source settings for the same camera (decimated to camera.analysis_fps, drop_oldest, reconnect with backoff).
+SourceConfig source_config_for(const std::string& site, const CameraConfig& camera);
 
 // A copy of the frame with faces and person head regions redacted; persons from `detector` when given.
 cv::Mat redacted_snapshot(const cv::Mat& bgr, Redactor& redactor, Detector* detector = nullptr,

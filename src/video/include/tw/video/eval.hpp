@@ -52,8 +52,10 @@ Result<CountEval> evaluate_counting(const CountEvalOptions& options);
 struct RedactEvalItem {
   std::string name;
   std::int64_t frames = 0;
-  std::int64_t haar_in = 0;           // Haar frontal-face detections in the input
+  std::int64_t haar_in = 0;           // Haar frontal-face detections in the input (includes its false positives)
   std::int64_t haar_surviving = 0;    // of those, still found at the same place after redaction
+  std::int64_t haar_in_eyes = 0;      // Haar faces in the input with a Haar eye inside (confirmed faces)
+  std::int64_t haar_surviving_eyes = 0;  // of those, still found at the same place after redaction
   std::int64_t haar_out = 0;          // Haar detections anywhere in the output
   std::int64_t yunet_in = 0;          // YuNet faces in the input (score >= check threshold)
   std::int64_t yunet_out = 0;         // YuNet faces anywhere in the output

@@ -42,6 +42,8 @@ struct RedactConfig {
   float head_width_fraction = 0.8f;  // ... and this central fraction of its width (grown by margin)
   int pixel_block = 10;            // pixelate: cell size in pixels (at least 2)
   int min_person_height = 0;       // person boxes smaller than this (pixels) are ignored; 0 = none
+  int verify_passes = 1;           // look for faces again in the redacted frame and redact those too (0 = off):
+                                   // blurring a neighbour can reveal a face YuNet missed in the crowded original
 };
 
 // One region to redact, in frame pixels.
