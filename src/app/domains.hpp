@@ -15,6 +15,14 @@ namespace tw::app {
 void add_power_processors(hub::Hub& hub);
 void add_power_demo_sources(edge::EdgeAgent& agent, size_t index, double speed);
 
+// Counting cameras of a site config; in the demo, one camera replaying a recorded plaza.
+void add_video_sources(edge::EdgeAgent& agent);
+void add_video_demo_sources(edge::EdgeAgent& agent, const std::string& data_dir);
+
+// Smoke cameras of a site config; fire triangulation at the hub.
+void add_wildfire_sources(edge::EdgeAgent& agent);
+void add_wildfire_processors(hub::Hub& hub);
+
 void add_seismic_processors(hub::Hub& hub);
 // Adds one site per accelerometer of a recorded earthquake, replayed live.
 void add_seismic_demo_sites(std::vector<std::unique_ptr<edge::EdgeAgent>>& agents, bus::Publisher& out,

@@ -36,7 +36,7 @@ int run_edge(const SiteConfig& cfg, const EdgeOptions& opts) {
   if (opts.synthetic > 0) {
     agent.add_source(std::make_unique<edge::SyntheticSource>(cfg.id, pub, opts.synthetic, opts.synthetic_rate));
   } else {
-    add_configured_sources(agent, cfg);
+    add_configured_sources(agent);
   }
   agent.start();
   wait_for_signal(0, [&] { return opts.exit_when_drained && agent.sources_done() && pub.wait_drained(0); });

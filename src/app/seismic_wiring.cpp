@@ -46,7 +46,17 @@ class QuakeProcessor : public hub::Processor {
         sites.push_back(si);
       }
     }
+    std::vector<std::string> with_accelerometer;
+    if (auto s = store_.sites()) {
+      for (const auto& r : *s) {
+        for (const auto& sensor : r.info.value("sensors", nlohmann::json::array()))
+          if (sensor.value("kind", "") == "accelerometer") with_accelerometer.push_back(r.id);
+      }
+    }
     service_ = std::make_unique<seismic::QuakeService>(std::move(sites), seismic::VelocityModel::default_crust());
+    // Only sites with an accelerometer are expected to pick: a seed of picks that most reached sites did not
+    // confirm is a chance coincidence of noise.
+    if (!with_accelerometer.empty()) service_->set_active_sites(with_accelerometer);
   }
 
   store::Store& store_;

@@ -11,7 +11,7 @@
 namespace tw::app {
 
 // Sources described by a site config: sensor replays and live feeds, camera analysers.
-void add_configured_sources(edge::EdgeAgent& agent, const SiteConfig& cfg);
+void add_configured_sources(edge::EdgeAgent& agent);
 
 // The demo's simulated sites and what each replays from the recorded data in data_dir.
 struct DemoSite {

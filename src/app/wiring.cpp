@@ -12,9 +12,19 @@ void add_domain_processors([[maybe_unused]] hub::Hub& hub) {
 #ifdef TW_HAVE_SEISMIC
   add_seismic_processors(hub);
 #endif
+#ifdef TW_HAVE_WILDFIRE
+  add_wildfire_processors(hub);
+#endif
 }
 
-void add_configured_sources(edge::EdgeAgent& /*agent*/, const SiteConfig& /*cfg*/) {}
+void add_configured_sources([[maybe_unused]] edge::EdgeAgent& agent) {
+#ifdef TW_HAVE_VIDEO
+  add_video_sources(agent);
+#endif
+#ifdef TW_HAVE_WILDFIRE
+  add_wildfire_sources(agent);
+#endif
+}
 
 std::vector<DemoSite> demo_sites(const std::string& /*data_dir*/) {
   struct S {
@@ -47,6 +57,9 @@ void add_demo_sources([[maybe_unused]] edge::EdgeAgent& agent, [[maybe_unused]] 
                       [[maybe_unused]] const std::string& data_dir, [[maybe_unused]] double speed) {
 #ifdef TW_HAVE_POWER
   add_power_demo_sources(agent, site.index, speed);
+#endif
+#ifdef TW_HAVE_VIDEO
+  if (site.index == 0) add_video_demo_sources(agent, data_dir);
 #endif
 }
 

@@ -11,8 +11,8 @@ namespace tw::change {
 
 const std::vector<std::string>& transient_classes() {
   static const std::vector<std::string> k{
-      "person", "bicycle", "car", "motorbike", "bus", "truck", "bird", "cat", "dog", "horse", "sheep", "cow", "umbrella", "bench", "chair", "diningtable",
-      "suitcase", "backpack", "handbag", "kite"};
+      "person", "bicycle", "car", "motorcycle", "bus", "truck", "bird", "cat", "dog", "horse", "sheep", "cow",
+      "umbrella", "bench", "chair", "dining table", "suitcase", "backpack", "handbag", "kite"};
   return k;
 }
 

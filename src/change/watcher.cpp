@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include <fmt/core.h>
 #include <opencv2/imgcodecs.hpp>
@@ -85,6 +87,25 @@ Status validate(const WatchConfig& c) {
     if (z.points.size() < 3) return bad("zones", fmt::format("zone '{}' needs at least 3 points", z.name));
   if (auto st = validate(c.compare); !st) return st;
   return {};
+}
+
+Result<WatchConfig> watch_config_for(const tw::SiteConfig& site, const tw::CameraConfig& cam) {
+  if (std::find(cam.analytics.begin(), cam.analytics.end(), "change") == cam.analytics.end())
+    return make_error("bad_config", fmt::format("{}: camera {}: analytics does not include \"change\"", site.file, cam.id));
+  WatchConfig w;
+  w.site = site.id;
+  w.camera = cam.id;
+  for (const auto& z : cam.zones) {
+    if (z.points.size() < 6 || z.points.size() % 2 != 0)
+      return make_error("bad_config", fmt::format("{}: camera {} zone '{}': needs x,y pairs of at least 3 points "
+                                                  "(got {} values)", site.file, cam.id, z.name, z.points.size()));
+    Zone zone;
+    zone.name = z.name;
+    for (size_t i = 0; i < z.points.size(); i += 2) zone.points.emplace_back(z.points[i], z.points[i + 1]);
+    w.zones.push_back(std::move(zone));
+  }
+  if (auto st = validate(w); !st) return st.error();
+  return w;
 }
 
 Result<std::unique_ptr<ChangeWatcher>> ChangeWatcher::create(WatchConfig cfg, TransientMasker masker,
@@ -297,6 +318,115 @@ Result<std::vector<Message>> ChangeWatcher::feed(const cv::Mat& img, std::int64_
       near_reference_time(ts_ms))
     push_reference(bgr, ts_ms);
   return out;
+}
+
+Status ChangeWatcher::save_state(const std::string& dir) const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return make_error("io", fmt::format("{}: cannot create folder ({})", dir, ec.message()));
+  nlohmann::json j;
+  j["version"] = 1;
+  j["camera"] = cfg_.camera;
+  j["preset"] = cfg_.preset;
+  j["camera_state"] = camera_state_;
+  j["references"] = nlohmann::json::array();
+  for (const auto& r : history_) {
+    std::string name = fmt::format("ref_{}.png", r.ts_ms);
+    fs::path path = fs::path(dir) / name;
+    if (!fs::exists(path)) {
+      fs::path tmp = fs::path(dir) / (name + ".tmp.png");
+      bool ok = false;
+      try {
+        ok = cv::imwrite(tmp.string(), r.image);
+      } catch (const cv::Exception&) {
+        ok = false;
+      }
+      if (!ok) return make_error("io", fmt::format("{}: cannot write reference image", tmp.string()));
+      fs::rename(tmp, path, ec);
+      if (ec) return make_error("io", fmt::format("{}: {}", path.string(), ec.message()));
+    }
+    j["references"].push_back({{"ts_ms", r.ts_ms}, {"file", name}});
+  }
+  j["candidates"] = nlohmann::json::array();
+  for (const auto& c : candidates_)
+    j["candidates"].push_back({{"x", c.box.x}, {"y", c.box.y}, {"w", c.box.width}, {"h", c.box.height},
+                               {"zone", c.zone}, {"area_px", c.area_px}, {"score", c.score},
+                               {"first_seen_ms", c.first_seen_ms}, {"last_seen_ms", c.last_seen_ms},
+                               {"days", std::vector<std::int64_t>(c.days.begin(), c.days.end())},
+                               {"missed", c.missed}, {"alerted", c.alerted}});
+  fs::path tmp = fs::path(dir) / "state.json.tmp", path = fs::path(dir) / "state.json";
+  {
+    std::ofstream out(tmp);
+    out << j.dump(1);
+    if (!out) return make_error("io", fmt::format("{}: cannot write", tmp.string()));
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) return make_error("io", fmt::format("{}: {}", path.string(), ec.message()));
+  // Reference images no longer in the history are removed.
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind("ref_", 0) != 0) continue;
+    bool used = false;
+    for (const auto& r : j["references"]) used = used || r["file"] == n;
+    if (!used) fs::remove(e.path(), ec);
+  }
+  return {};
+}
+
+Status ChangeWatcher::load_state(const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::path path = fs::path(dir) / "state.json";
+  std::ifstream in(path);
+  if (!in) return make_error("not_found", fmt::format("{}: no saved state", path.string()));
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return make_error("bad_state", fmt::format("{}: not valid JSON", path.string()));
+  auto bad = [&](const std::string& what) { return make_error("bad_state", fmt::format("{}: {}", path.string(), what)); };
+  std::vector<ReferenceEntry> hist;
+  std::vector<Candidate> cands;
+  try {
+    if (j.value("version", 0) != 1) return bad("unsupported version");
+    for (const auto& r : j.at("references")) {
+      ReferenceEntry e;
+      e.ts_ms = r.at("ts_ms").get<std::int64_t>();
+      std::string file = r.at("file").get<std::string>();
+      if (file.find('/') != std::string::npos || file.find("..") != std::string::npos) return bad("bad reference file name " + file);
+      e.image = cv::imread((fs::path(dir) / file).string(), cv::IMREAD_COLOR);
+      if (e.image.empty()) return bad("reference " + file + " is missing or unreadable");
+      if (!hist.empty() && e.image.size() != hist.front().image.size())
+        return make_error("size_mismatch", fmt::format("{}: reference {} differs in size", path.string(), file));
+      hist.push_back(std::move(e));
+    }
+    for (const auto& c : j.at("candidates")) {
+      Candidate k;
+      k.box = cv::Rect(c.at("x").get<int>(), c.at("y").get<int>(), c.at("w").get<int>(), c.at("h").get<int>());
+      k.zone = c.at("zone").get<std::string>();
+      k.area_px = c.at("area_px").get<double>();
+      k.score = c.at("score").get<double>();
+      k.first_seen_ms = c.at("first_seen_ms").get<std::int64_t>();
+      k.last_seen_ms = c.at("last_seen_ms").get<std::int64_t>();
+      for (const auto& d : c.at("days")) k.days.insert(d.get<std::int64_t>());
+      k.missed = c.at("missed").get<int>();
+      k.alerted = c.at("alerted").get<bool>();
+      cands.push_back(std::move(k));
+    }
+    camera_state_ = j.value("camera_state", std::string("ok"));
+  } catch (const nlohmann::json::exception& e) {
+    return bad(std::string("missing or ill-typed field (") + e.what() + ")");
+  }
+  history_.clear();
+  candidates_.clear();
+  zone_masks_.clear();
+  if (!hist.empty()) {
+    // Re-derives the zone masks for the references' size.
+    ReferenceEntry last = hist.back();
+    hist.pop_back();
+    if (auto st = set_reference(last.image, last.ts_ms); !st) return st;
+    hist.push_back(std::move(history_.back()));
+    history_ = std::move(hist);
+  }
+  candidates_ = std::move(cands);
+  return {};
 }
 
 }  // namespace tw::change

@@ -270,9 +270,8 @@ class SqliteTenantRepo : public TenantRepo {
     k.tenant = tenant;
     k.label = label;
     k.created_ms = now;
-    const auto colon = hash.find(hash.rfind("$argon2", 0) == 0 ? '$' : ':');
-    k.id = hash.rfind("$argon2", 0) == 0 ? hex(reinterpret_cast<const unsigned char*>(hash.data() + hash.size() - 4), 4)
-                                         : hash.substr(colon + 1, 8);
+    // Public key id: the first 8 hex of the digest (of the stored Argon2 string for those).
+    k.id = hash.rfind("blake2b:", 0) == 0 ? hash.substr(8, 8) : hash_api_key(hash).substr(8, 8);
     auto st = db_.prepare(
         "INSERT INTO api_keys(hash, key_id, tenant, label, created_ms) VALUES(?1, ?2, ?3, ?4, ?5) "
         "ON CONFLICT(hash) DO NOTHING");
@@ -369,8 +368,18 @@ Result<std::optional<Tenant>> Authenticator::authenticate(std::string_view key) 
   if (!owner) return owner.error();
   std::optional<std::string> id = *owner;
   if (!id) {
-    std::lock_guard lock(mu_);
-    if (auto it = slow_cache_.find(digest); it != slow_cache_.end()) id = it->second;
+    // A cached Argon2 verification counts only while that hash is still in the repository (it may have
+    // been revoked through another hub instance sharing the repository).
+    std::optional<std::string> cached_hash;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = slow_cache_.find(digest); it != slow_cache_.end()) cached_hash = it->second;
+    }
+    if (cached_hash) {
+      auto still = repo_.tenant_of_hash(*cached_hash);
+      if (!still) return still.error();
+      id = *still;
+    }
   }
   if (!id) {
     auto slow = repo_.slow_hashes();
@@ -380,7 +389,7 @@ Result<std::optional<Tenant>> Authenticator::authenticate(std::string_view key) 
         id = tenant;
         std::lock_guard lock(mu_);
         if (slow_cache_.size() > 10000) slow_cache_.clear();
-        slow_cache_[digest] = tenant;
+        slow_cache_[digest] = hash;
         break;
       }
     }

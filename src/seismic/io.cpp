@@ -126,7 +126,49 @@ WaveformSet decode_mseed(std::string_view data, const std::string& name) {
       continue;
     }
     flush_garbage(off);
-    const int rc = msr_parse(rec, reclen, &raw, reclen, 1, 0);
+    // Header first: libmseed 2.x trusts the sample count of uncompressed encodings and would read past
+    // the record (found by fuzzing), so check that the samples fit before decoding.
+    int rc = msr_parse(rec, reclen, &raw, reclen, 0, 0);
+    if (rc == MS_NOERROR && raw != nullptr) {
+      const int data_offset = raw->fsdh ? raw->fsdh->data_offset : 0;
+      int size = 0;
+      switch (raw->encoding) {
+        case DE_ASCII: size = 1; break;
+        case DE_INT16: size = 2; break;
+        case DE_INT32:
+        case DE_FLOAT32: size = 4; break;
+        case DE_FLOAT64: size = 8; break;
+        case DE_GEOSCOPE24: size = 3; break;
+        case DE_GEOSCOPE163:
+        case DE_GEOSCOPE164:
+        case DE_CDSN:
+        case DE_SRO:
+        case DE_DWWSSN: size = 2; break;
+        case DE_STEIM1:
+        case DE_STEIM2: size = 0; break;  // frame-bounded by libmseed
+        default:
+          if (raw->samplecnt > 0) size = -1;
+      }
+      if (raw->samplecnt < 0 || (raw->samplecnt > 0 && (data_offset < 48 || data_offset >= reclen))) {
+        ws.report.add_error(fmt::format("{}: offset {}: bad record: data offset {} outside the record", name, off, data_offset));
+        off += static_cast<std::size_t>(reclen);
+        continue;
+      }
+      if (size < 0 || (size > 0 && raw->samplecnt * size > reclen - data_offset)) {
+        ws.report.add_error(fmt::format("{}: offset {}: bad record: {} samples of encoding {} do not fit in {} bytes", name,
+                                        off, raw->samplecnt, static_cast<int>(raw->encoding), reclen - data_offset));
+        off += static_cast<std::size_t>(reclen);
+        continue;
+      }
+      if (raw->samplecnt > 0 && (raw->encoding == DE_STEIM1 || raw->encoding == DE_STEIM2) &&
+          raw->samplecnt > static_cast<std::int64_t>(reclen - data_offset) / 64 * 105 + 105) {
+        ws.report.add_error(fmt::format("{}: offset {}: bad record: {} Steim samples cannot fit in {} bytes", name, off,
+                                        raw->samplecnt, reclen - data_offset));
+        off += static_cast<std::size_t>(reclen);
+        continue;
+      }
+      rc = msr_parse(rec, reclen, &raw, reclen, 1, 0);
+    }
     if (rc != MS_NOERROR || raw == nullptr) {
       ws.report.add_error(fmt::format("{}: offset {}: bad record: {}", name, off, ms_errorstr(rc)));
       off += static_cast<std::size_t>(reclen);

@@ -125,6 +125,7 @@ QuakeService::QuakeService(std::vector<StationInfo> sites, VelocityModel model, 
 QuakeService::~QuakeService() = default;
 
 void QuakeService::set_active_sites(const std::vector<std::string>& stations) {
+  check_live_ = true;
   std::fill(active_.begin(), active_.end(), 0);
   for (const auto& s : stations)
     if (auto it = site_index_.find(s); it != site_index_.end()) active_[it->second] = 1;
@@ -132,6 +133,7 @@ void QuakeService::set_active_sites(const std::vector<std::string>& stations) {
 
 bool QuakeService::enough_sites_picked(const Hypocentre& h, const std::vector<std::size_t>& cluster,
                                        std::int64_t now_us) const {
+  if (!check_live_) return true;
   double reach = 0;
   for (auto i : cluster) reach = std::max(reach, fast_distance_km(h.lat, h.lon, picks_[i].lat, picks_[i].lon));
   std::size_t expected = 0, picked = 0;
@@ -332,50 +334,82 @@ bool QuakeService::try_new_event(std::size_t k, std::int64_t now_us, std::vector
     for (const auto& c : cands) distinct[picks_[c.idx].pick.station] = 1;
     if (static_cast<int>(distinct.size()) + 1 < cfg_.min_stations) return false;
   }
-  // Nearest sites first (they constrain most); for a site with several picks the earliest compatible
-  // one is taken (later ones are usually S waves or coda).
-  std::sort(cands.begin(), cands.end(), [&](const Cand& a, const Cand& b) {
+  // Greedy clique in the pairwise-consistency graph: candidates consistent with the most others first
+  // (an event's picks are all mutually consistent; chance picks are not), then nearest sites, then the
+  // earliest pick of a site (later ones are usually S waves or coda).
+  auto compatible = [&](const StoredPick& a, const StoredPick& b) {
+    const double d = fast_distance_km(a.lat, a.lon, b.lat, b.lon);
+    const double dt = std::fabs(static_cast<double>(a.pick.time_us - b.pick.time_us)) * 1e-6;
+    return d <= R && dt <= d / vmin + cfg_.pick_slack_s;
+  };
+  std::vector<int> degree(cands.size(), 0);
+  for (std::size_t a = 0; a < cands.size(); ++a)
+    for (std::size_t b = a + 1; b < cands.size(); ++b)
+      if (picks_[cands[a].idx].pick.station != picks_[cands[b].idx].pick.station &&
+          compatible(picks_[cands[a].idx], picks_[cands[b].idx]))
+        ++degree[a], ++degree[b];
+  std::vector<std::size_t> order(cands.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (degree[a] != degree[b]) return degree[a] > degree[b];
+    if (cands[a].dist != cands[b].dist) return cands[a].dist < cands[b].dist;
+    return picks_[cands[a].idx].pick.time_us < picks_[cands[b].idx].pick.time_us;
+  });
+  // Two greedy orders are tried: by consistency degree, then by distance from the new pick's site.
+  std::vector<Cand> by_degree;
+  for (auto i : order) by_degree.push_back(cands[i]);
+  std::vector<Cand> by_distance = cands;
+  std::sort(by_distance.begin(), by_distance.end(), [&](const Cand& a, const Cand& b) {
     if (a.dist != b.dist) return a.dist < b.dist;
     return picks_[a.idx].pick.time_us < picks_[b.idx].pick.time_us;
   });
-  std::vector<std::size_t> cluster{k};
-  for (const auto& c : cands) {
-    const StoredPick& sp = picks_[c.idx];
-    bool ok = true;
-    for (auto m : cluster)
-      if (picks_[m].pick.station == sp.pick.station) ok = false;
-    if (!ok) continue;
-    for (auto m : cluster) {
-      const StoredPick& o = picks_[m];
-      const double d = fast_distance_km(o.lat, o.lon, sp.lat, sp.lon);
-      const double dt = std::fabs(static_cast<double>(sp.pick.time_us - o.pick.time_us)) * 1e-6;
-      if (d > R || dt > d / vmin + cfg_.pick_slack_s) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok) cluster.push_back(c.idx);
-  }
-  if (static_cast<int>(cluster.size()) < cfg_.min_stations) return false;
-  // Locate, dropping the worst outlier while it does not fit.
+  std::vector<std::size_t> cluster;
   Hypocentre h;
-  while (true) {
-    std::vector<Observation> obs;
-    for (auto i : cluster) obs.push_back({picks_[i].lat, picks_[i].lon, picks_[i].pick.time_us, picks_[i].pick.uncertainty_s});
-    h = locate(obs, *tt_p_, cfg_.locator);
-    if (!h.ok) return false;
-    std::size_t worst = 0;
-    double wr = 0;
-    for (std::size_t j = 0; j < cluster.size(); ++j)
-      if (std::fabs(h.residuals_s[j]) > wr) wr = std::fabs(h.residuals_s[j]), worst = j;
-    if (wr <= cfg_.max_residual_s && h.rms_s <= cfg_.max_rms_s) {
-      if (!enough_sites_picked(h, cluster, now_us)) return false;
-      break;
+  auto attempt = [&](const std::vector<Cand>& list) -> bool {
+    cluster.assign(1, k);
+    for (const auto& c : list) {
+      const StoredPick& sp = picks_[c.idx];
+      bool ok = true;
+      for (auto m : cluster)
+        if (picks_[m].pick.station == sp.pick.station || !compatible(picks_[m], sp)) {
+          ok = false;
+          break;
+        }
+      if (ok) cluster.push_back(c.idx);
     }
-    if (static_cast<int>(cluster.size()) <= cfg_.min_stations) return false;
-    if (cluster[worst] == k) return false;  // the new pick itself does not fit: no event from it
-    cluster.erase(cluster.begin() + static_cast<std::ptrdiff_t>(worst));
-  }
+    if (static_cast<int>(cluster.size()) < cfg_.min_stations) return false;
+    // Locate, dropping the worst outlier while it does not fit.
+    while (true) {
+      std::vector<Observation> obs;
+      for (auto i : cluster) obs.push_back({picks_[i].lat, picks_[i].lon, picks_[i].pick.time_us, picks_[i].pick.uncertainty_s});
+      h = locate(obs, *tt_p_, cfg_.locator);
+      if (!h.ok) return false;
+      std::size_t worst = 0;
+      double wr = 0;
+      for (std::size_t j = 0; j < cluster.size(); ++j)
+        if (std::fabs(h.residuals_s[j]) > wr) wr = std::fabs(h.residuals_s[j]), worst = j;
+      if (wr <= cfg_.max_residual_s && h.rms_s <= cfg_.max_rms_s) {
+        if (enough_sites_picked(h, cluster, now_us)) return true;
+        // Too many silent sites inside the cluster's reach: drop the member farthest from the others
+        // (a lone chance pick far away stretches the reach) and try again.
+        if (static_cast<int>(cluster.size()) <= cfg_.min_stations) return false;
+        std::size_t far = 0;
+        double fd = -1;
+        for (std::size_t j = 0; j < cluster.size(); ++j) {
+          if (cluster[j] == k) continue;
+          double d = 0;
+          for (auto m : cluster) d += fast_distance_km(picks_[m].lat, picks_[m].lon, picks_[cluster[j]].lat, picks_[cluster[j]].lon);
+          if (d > fd) fd = d, far = j;
+        }
+        cluster.erase(cluster.begin() + static_cast<std::ptrdiff_t>(far));
+        continue;
+      }
+      if (static_cast<int>(cluster.size()) <= cfg_.min_stations) return false;
+      if (cluster[worst] == k) return false;  // the new pick itself does not fit
+      cluster.erase(cluster.begin() + static_cast<std::ptrdiff_t>(worst));
+    }
+  };
+  if (!attempt(by_degree) && !attempt(by_distance)) return false;
   QuakeEvent e;
   e.hypo = h;
   e.event_id = fmt::format("tw{}{:02d}", format_iso8601_ms(h.origin_us / 1000).substr(0, 19), seq_++ % 100);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <opencv2/imgproc.hpp>
 
 #include "test_data.hpp"
@@ -179,4 +181,76 @@ TEST(ChangeWatcher, RejectsBadInputAndConfig) {
   EXPECT_EQ(r.error().code, "bad_zone");
   EXPECT_EQ(tw::change::utc_day(kT0), 19783);
   EXPECT_EQ(tw::change::utc_day(-1), -1);
+}
+
+TEST(ChangeWatcher, ConfigFromSiteCamera) {
+  tw::SiteConfig site;
+  site.file = "site.toml";
+  site.id = "tower-17";
+  tw::CameraConfig cam;
+  cam.id = "cam-north";
+  cam.analytics = {"count", "change"};
+  cam.zones = {{"parcel-9", {10, 10, 200, 10, 200, 150, 10, 150}}};
+  auto w = watch_config_for(site, cam);
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EXPECT_EQ(w->site, "tower-17");
+  EXPECT_EQ(w->camera, "cam-north");
+  ASSERT_EQ(w->zones.size(), 1u);
+  EXPECT_EQ(w->zones[0].name, "parcel-9");
+  ASSERT_EQ(w->zones[0].points.size(), 4u);
+  EXPECT_DOUBLE_EQ(w->zones[0].points[2].x, 200.0);
+  EXPECT_DOUBLE_EQ(w->zones[0].points[2].y, 150.0);
+
+  cam.zones = {{"bad", {1, 2, 3, 4, 5}}};
+  auto b = watch_config_for(site, cam);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().code, "bad_config");
+  EXPECT_NE(b.error().message.find("site.toml: camera cam-north zone 'bad'"), std::string::npos) << b.error().message;
+  cam.analytics = {"count"};
+  auto n = watch_config_for(site, cam);
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.error().message.find("change"), std::string::npos);
+}
+
+TEST(ChangeWatcher, StateSurvivesARestart) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / "tw_change_state_test";
+  fs::remove_all(dir);
+  const char* name = "test_7_0256_0512.png";
+  cv::Mat before = load(levir() / "A" / name), after = load(levir() / "B" / name);
+  WatchConfig cfg;
+  cfg.history_size = 3;
+  {
+    auto w = ChangeWatcher::create(cfg);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w.value()->feed(before, kT0).ok());
+    ASSERT_TRUE(w.value()->feed(after, kT0 + kDay).ok());
+    ASSERT_TRUE(w.value()->feed(after, kT0 + 2 * kDay).ok());
+    ASSERT_FALSE(w.value()->candidates().empty());
+    auto st = w.value()->save_state(dir.string());
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+  auto w2 = ChangeWatcher::create(cfg);
+  ASSERT_TRUE(w2.ok());
+  auto st = w2.value()->load_state(dir.string());
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_NE(w2.value()->reference(), nullptr);
+  EXPECT_EQ(w2.value()->reference()->ts_ms, kT0);
+  EXPECT_EQ(cv::norm(w2.value()->reference()->image, before, cv::NORM_INF), 0.0);  // lossless
+  // The restarted watcher continues the count: the third day alerts.
+  auto m = w2.value()->feed(after, kT0 + 3 * kDay);
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ(m->front().payload["first_seen"], "2024-03-02");
+
+  // Damaged state files give clear errors.
+  { std::ofstream(dir / "state.json") << "{\"version\":1,\"references\":[{\"ts_ms\":\"x\"}]}"; }
+  auto bad = w2.value()->load_state(dir.string());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "bad_state");
+  EXPECT_NE(bad.error().message.find("state.json"), std::string::npos);
+  { std::ofstream(dir / "state.json") << "not json"; }
+  EXPECT_EQ(w2.value()->load_state(dir.string()).error().code, "bad_state");
+  fs::remove_all(dir);
+  EXPECT_EQ(w2.value()->load_state(dir.string()).error().code, "not_found");
 }

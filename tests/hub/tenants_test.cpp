@@ -151,6 +151,11 @@ TEST(TenantRepo, Argon2KeysFromConfigAreVerifiedThenCached) {
     EXPECT_EQ((*t)->id, "insurer");
   }
   EXPECT_FALSE(*auth.authenticate("another human passphrase"));
+  // Revoked (e.g. through another hub instance): the cached verification no longer counts.
+  auto keys = (*repo)->keys("insurer");
+  ASSERT_TRUE(keys && keys->size() == 1u);
+  ASSERT_TRUE(*(*repo)->revoke_key("insurer", keys->at(0).id));
+  EXPECT_FALSE(*auth.authenticate(key));
 }
 
 }  // namespace

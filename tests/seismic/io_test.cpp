@@ -100,6 +100,22 @@ TEST(MseedTest, BadHeaderRecordIsSkipped) {
   EXPECT_NE(ws.report.errors[0].find("offset 1536"), std::string::npos) << ws.report.errors[0];
 }
 
+// Found by libFuzzer: libmseed 2.x reads past the record when an uncompressed encoding claims more
+// samples than fit. Such a record must be rejected before decoding.
+TEST(MseedTest, SampleCountBeyondTheRecordIsRejected) {
+  std::string data = slurp(test::norway_1996()).substr(0, 512 * 4);
+  const std::size_t rec = 512 * 2;
+  const auto b1000 = static_cast<unsigned char>(data[rec + 46]) << 8 | static_cast<unsigned char>(data[rec + 47]);
+  data[rec + b1000 + 4] = 3;  // INT32
+  data[rec + 30] = static_cast<char>(0x03);  // 1000 samples (big-endian), only 116 would fit
+  data[rec + 31] = static_cast<char>(0xE8);
+  auto ws = decode_mseed(data, "overflow");
+  EXPECT_EQ(ws.report.records, 3u);
+  ASSERT_EQ(ws.report.corrupt, 1u);
+  EXPECT_NE(ws.report.errors[0].find("offset 1024: bad record: 1000 samples of encoding 3 do not fit"), std::string::npos)
+      << ws.report.errors[0];
+}
+
 TEST(MseedTest, AllGarbageIsAnErrorNotACrash) {
   auto p = temp_file("garbage.mseed", std::string(4096, '\x55'));
   auto ws = read_mseed(p);

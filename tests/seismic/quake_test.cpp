@@ -133,6 +133,9 @@ std::vector<SynthPick> event_picks(const Net& net, const TravelTimeTable& tt, do
 TEST(QuakeServiceTest, FindsOverlappingEventsAmongNoisePicksOnTenThousandSites) {
   auto net = random_network(10000, 42);
   QuakeService svc(net.sites, VelocityModel::default_crust());
+  std::vector<std::string> live;
+  for (const auto& s : net.sites) live.push_back(s.station);
+  svc.set_active_sites(live);
   std::mt19937 rng(9);
   const std::int64_t t0 = 1'700'000'000'000'000;
   std::vector<SynthPick> all = event_picks(net, svc.p_table(), 20.0, -100.0, 15, t0 + 60'000'000, 120, rng);

@@ -99,7 +99,7 @@ TEST(Redaction, GroupPhotoFacesGone) {
   EXPECT_GE(haar_in.size(), 5u);
   cv::Mat out = img.clone();
   RedactStats st = r->redact(out);
-  EXPECT_EQ(st.faces, static_cast<int>(faces.size()));
+  EXPECT_GE(st.faces, static_cast<int>(faces.size()));  // + any found again by the verify pass
   EXPECT_EQ(st.heads, 0);
   EXPECT_TRUE(r->find_faces(out).empty());
   for (const auto& a : haar_faces(out))

@@ -7,11 +7,11 @@
 // wildfire or traffic data may be visible. A screenshot is written to OUT_DIR/dashboard-quake.png.
 //
 // Where the data comes from (TW_E2E_SOURCE):
-//   mqtt (default): `towerwatch hub` with a real mosquitto on a free port, configured with the demo
-//          tenants; the test publishes site status, smoke, counts and finally a quake message over MQTT
-//          (the product's ingestion path) while the page is open.
-//   demo:  `towerwatch demo`, waiting for the demo's own replay of a recorded earthquake (needs the
-//          seismic replay wired into the demo; see docs/dashboard.md).
+//   demo (default): `towerwatch demo`, waiting for the demo's own live replay of a recorded OpenEEW
+//          earthquake (needs the seismic module in the build).
+//   mqtt:  `towerwatch hub` with a real mosquitto on a free port, configured with the demo tenants; the
+//          test publishes site status, smoke, counts and finally a quake message over MQTT (the product's
+//          ingestion path) while the page is open.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -21,7 +21,7 @@ import { chromium } from 'playwright-core';
 
 const [bin, outDir] = process.argv.slice(2);
 if (!bin || !outDir) { console.error('usage: node e2e.mjs TOWERWATCH_BIN OUT_DIR'); process.exit(2); }
-const source = process.env.TW_E2E_SOURCE || 'mqtt';
+const source = process.env.TW_E2E_SOURCE || 'demo';
 const QUAKE_KEY = 'demo-quake-agency-key-0001';  // printed by `towerwatch demo`, listed in docs/api.md
 const ADMIN_KEY = 'demo-operator-admin-key-0006';
 fs.mkdirSync(outDir, { recursive: true });

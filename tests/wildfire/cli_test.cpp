@@ -68,11 +68,12 @@ TEST(SmokeCli, ScanReportsAndSkipsCorruptImages) {
       EXPECT_LE(b["score"].get<double>(), s + 1e-6);
     }
   }
-  // The annotated plume (138,273)-(188,311) is found; the clear frame scores low.
+  // The annotated plume (138,273)-(188,311) is among the boxes above 0.5; the clear frame scores low.
   EXPECT_GE(j["images"][0]["score"].get<double>(), 0.5);
-  ASSERT_FALSE(j["images"][0]["boxes"].empty());
-  const auto& b = j["images"][0]["boxes"][0];
-  EXPECT_TRUE(b["x0"] < 188 && b["x1"] > 138 && b["y0"] < 311 && b["y1"] > 273) << b.dump();
+  bool found = false;
+  for (const auto& b : j["images"][0]["boxes"])
+    found |= b["score"] >= 0.5 && b["x0"] < 188 && b["x1"] > 138 && b["y0"] < 311 && b["y1"] > 273;
+  EXPECT_TRUE(found) << j["images"][0]["boxes"].dump();
   EXPECT_LT(j["images"][1]["score"].get<double>(), 0.5);
   ASSERT_EQ(j["errors"].size(), 2u);
   EXPECT_EQ(j["errors"][0]["file"], "c_corrupt.jpg");
@@ -100,7 +101,7 @@ TEST(SmokeCli, CompositeThenWatchAlertsAfterOnset) {
   const std::string bg =
       (tw::data_dir() / "wildfire/hpwren_smoke/no_smoke_probable/ck0k9fufs4li70794mw8kd24d.jpeg").string();
   CliRun c = run("smoke composite --background " + bg + " --out " + dir.string() +
-              " --frames 16 --onset 5 --sprite-step 5 --x 0.35 --y 0.62 --height 0.3 --opacity 0.9");
+              " --frames 16 --onset 5 --sprite-step 5 --x 0.5 --y 0.55 --height 0.15 --opacity 0.7");
   ASSERT_EQ(c.rc, 0) << c.err;
   const auto cj = nlohmann::json::parse(c.out);
   ASSERT_EQ(cj["frames"].size(), 16u);
@@ -114,7 +115,7 @@ TEST(SmokeCli, CompositeThenWatchAlertsAfterOnset) {
   const auto& a = wj["alerts"][0];
   EXPECT_GE(a["frame"].get<int>(), 5 + 3);
   const double bearing = a["bearing_deg"];
-  EXPECT_GT(bearing, 60.0);  // plume left of centre: between the left edge (60) and the centre (90)
-  EXPECT_LT(bearing, 90.0);
+  EXPECT_NEAR(bearing, 90.0, 8.0);  // plume base at the image centre, camera facing 90
+  for (const auto& al : wj["alerts"]) EXPECT_GE(al["frame"].get<int>(), 5) << "alert before onset";
   fs::remove_all(dir);
 }

@@ -29,7 +29,7 @@ echo "== webcam time-lapses: (first, later) pairs flagged, and alerts from watch
 for cam in "$DATA"/webcam_timelapse/*/; do
   frames=("$cam"*.png); first=${frames[0]}; flagged=0; pairs=0
   for f in "${frames[@]:1}"; do
-    c=$("$TW" change compare --reference "$first" --current "$f" --json | field changed)
+    c=$("$TW" change compare --reference "$first" --current "$f" --json 2>/dev/null | field changed)
     pairs=$((pairs+1)); [[ "$c" == "True" ]] && flagged=$((flagged+1))
   done
   alerts=$("$TW" change watch --frames "$cam" --json | python3 -c "import json,sys; print(len(json.load(sys.stdin)['alerts']))")

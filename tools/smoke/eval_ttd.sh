@@ -18,7 +18,7 @@ first=1
 for bg in $(ls "$DATA"/wildfire/hpwren_smoke/no_smoke_probable/*.jpeg | sort); do
   i=$((i + 1))
   [ $(( (i - 1) % STEP )) -eq 0 ] || continue
-  for pos in "0.3 0.62 0.25 0.9" "0.7 0.55 0.15 0.6"; do
+  for pos in "0.5 0.55 0.15 0.7" "0.3 0.6 0.25 0.9"; do
     set -- $pos
     seq="$WORK/seq"
     rm -rf "$seq"

@@ -8,8 +8,8 @@ Stages:
      read through OpenCV DNN, cached in build/wildfire_cache/ (never committed).
   2. views: frames are grouped into camera views by clustering gradient thumbnails (single linkage, corr > 0.5,
      deliberately coarse so near-identical views never straddle train and test).
-  3. cross-validation: leave-one-view-out; out-of-fold image scores give AP, F1 at the shipped threshold and the
-     false-positive rate on the probable negatives.
+  3. cross-validation: 5 folds of whole camera views; out-of-fold image scores give AP, F1 at the best threshold
+     with FPR <= 5% and at 0.5, and the false-positive rate on the probable negatives.
   4. final head trained on every view, exported to tools/smoke/smoke_head.onnx (Identity nodes folded, opset 11),
      checked to load and agree in OpenCV DNN. Metrics go to tools/smoke/metrics.json.
 Deps (Debian): python3-torch python3-onnx python3-opencv python3-numpy.

@@ -10,7 +10,7 @@
 
 namespace tw::change {
 
-// COCO labels (as spelled in <models>/coco_classes.txt) treated as transient in a farmland view.
+// COCO labels (canonical names; the video module also accepts the file's spellings) treated as transient.
 const std::vector<std::string>& transient_classes();
 
 // Builds a masker backed by the default detector (YOLOX-nano through OpenCV DNN, <models_dir>). The masker owns

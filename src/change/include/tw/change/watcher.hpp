@@ -24,6 +24,7 @@
 
 #include "tw/change/compare.hpp"
 #include "tw/change/zone.hpp"
+#include "tw/core/config.hpp"
 #include "tw/core/message.hpp"
 #include "tw/core/result.hpp"
 
@@ -88,6 +89,13 @@ class ChangeWatcher {
   // Makes `bgr` the reference now (e.g. after an operator acknowledged a change).
   Status set_reference(const cv::Mat& bgr, std::int64_t ts_ms);
 
+  // Durable state across restarts: the reference history as lossless PNGs (ref_<ts>.png) and state.json
+  // (history, candidates, camera state) in `dir`, written to a temporary file and renamed.
+  // Errors: io (names the path). load_state() errors: not_found, bad_state (names the file and field),
+  // size_mismatch (references of different sizes).
+  Status save_state(const std::string& dir) const;
+  Status load_state(const std::string& dir);
+
  private:
   ChangeWatcher() = default;
   bool near_reference_time(std::int64_t ts_ms) const;
@@ -104,6 +112,11 @@ class ChangeWatcher {
   CompareResult last_;
   std::string camera_state_ = "ok";
 };
+
+// Watch configuration for a camera of a site config (analytics must include "change"): site and camera ids,
+// and the camera's [[zones]] as farmland polygons. Errors: bad_config (no "change" analytics, or a zone whose
+// points are not x,y pairs of at least 3 points), naming the camera and zone.
+Result<WatchConfig> watch_config_for(const tw::SiteConfig& site, const tw::CameraConfig& camera);
 
 // UTC day number (days since 1970-01-01) of a timestamp.
 std::int64_t utc_day(std::int64_t ts_ms);

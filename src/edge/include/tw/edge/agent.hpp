@@ -42,6 +42,7 @@ class EdgeAgent {
   bool sources_done() const { return done_.load() == static_cast<int>(sources_.size()); }
 
   const SiteConfig& config() const { return cfg_; }
+  Metrics& metrics() { return metrics_; }
   Message heartbeat_message() const;
 
  private:

@@ -115,7 +115,7 @@ class Authenticator {
  private:
   TenantRepo& repo_;
   std::mutex mu_;
-  std::unordered_map<std::string, std::string> slow_cache_;  // digest -> tenant id (argon2 keys)
+  std::unordered_map<std::string, std::string> slow_cache_;  // key digest -> verified $argon2 hash
 };
 
 // The demo's fixed tenants and keys (documented in docs/api.md; never use them outside the demo).

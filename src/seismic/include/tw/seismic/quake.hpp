@@ -114,7 +114,9 @@ class QuakeService {
   std::vector<tw::Message> on_ground_motion(const GroundMotion& g, std::int64_t now_us);
 
   const std::vector<QuakeEvent>& events() const { return events_; }
-  // Sites currently sending data (others are not expected to pick). Default: all sites.
+  // Sites currently sending seismic data. Once set, a new event also needs min_pick_fraction of the live
+  // sites its P wave has reached to have picked. Not set (the default): that check is off, because the
+  // directory may hold sites without accelerometers.
   void set_active_sites(const std::vector<std::string>& stations);
   struct Stats {
     std::uint64_t picks = 0, duplicates = 0, unknown_site = 0, rejected = 0, associated = 0, secondary = 0;
@@ -151,6 +153,7 @@ class QuakeService {
   bool enough_sites_picked(const Hypocentre& h, const std::vector<std::size_t>& cluster, std::int64_t now_us) const;
   std::vector<StationInfo> sites_;
   std::vector<char> active_;  // per site
+  bool check_live_ = false;
   std::unordered_map<std::string, std::size_t> site_index_;  // station code -> sites_
   VelocityModel model_;
   QuakeConfig cfg_;
