@@ -12,11 +12,15 @@ BUILD_PKGS=(
   libsqlite3-dev libpq-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 TEST_PKGS=(
-  mosquitto opencv-data postgresql postgresql-15-postgis-3 chromium nodejs npm
+  mosquitto opencv-data postgresql postgresql-15-postgis-3 chromium
 )
 
 want=("${BUILD_PKGS[@]}")
-if [[ ${1:-} == "--test" ]]; then want+=("${TEST_PKGS[@]}"); fi
+if [[ ${1:-} == "--test" ]]; then
+  want+=("${TEST_PKGS[@]}")
+  # Node.js and npm for the browser test, from Debian unless the machine already has them.
+  command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -233,7 +233,8 @@ Status Hub::ingest_one(const Message& first) {
       continue;
     }
     stored_.inc();
-    broadcaster_.publish({"event", to_json(e), service_of_kind(e.kind), e.site, e.lat, e.lon});
+    if (broadcaster_.subscribers() > 0)  // the JSON view is only built for live listeners
+      broadcaster_.publish({"event", to_json(e), service_of_kind(e.kind), e.site, e.lat, e.lon});
     for (auto& p : processors_) p->on_message(m, *this);
   }
   draining_ = false;
