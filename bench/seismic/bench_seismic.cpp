@@ -120,7 +120,7 @@ BENCHMARK_CAPTURE(BM_BandpassOnlyBaseline, openeew, kOpenEew)->Unit(benchmark::k
 // 4th event pick (which creates and locates the event, computes magnitude, intensity for all sites and
 // the alert). Noise: 300 picks in the last 160 s (1.9 picks/s over the network, one per site per
 // ~90 min). At 16.7 picks/s (one per site per 10 min) the associator does not yet form the event from
-// its first 4-6 picks (known limitation, see RESULTS.md), so that rate is not timed.
+// its first 4-6 picks (known limitation, see BENCHMARKS.md), so that rate is not timed.
 static void BM_HubDecisionAfter4thPick(benchmark::State& state) {
   std::mt19937 rng(42);
   std::uniform_real_distribution<double> la(10, 30), lo(-110, -90);

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "tw/core/message.hpp"
 #include "tw/core/toml_reader.hpp"
 
 namespace tw {
@@ -47,18 +48,9 @@ void read_broker(TomlReader& r, BrokerConfig& b) {
   if (b.reconnect_max_ms < b.reconnect_min_ms) r.fail("reconnect_max_ms", "must be >= reconnect_min_ms");
 }
 
-bool valid_id(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 void read_id(TomlReader& r, std::string_view key, std::string& out) {
   r.string(key, out, true);
-  if (!out.empty() && !valid_id(out)) r.fail(key, "must be 1-64 of [A-Za-z0-9_-]");
+  if (!out.empty() && !is_valid_id(out)) r.fail(key, "must be 1-64 of [A-Za-z0-9_-]");
 }
 
 }  // namespace

@@ -78,7 +78,9 @@ const char* type_name(VT t) {
   }
 }
 
-bool valid_segment(std::string_view s) {
+}  // namespace
+
+bool is_valid_id(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
@@ -86,7 +88,6 @@ bool valid_segment(std::string_view s) {
   }
   return true;
 }
-}  // namespace
 
 std::string topic_for(std::string_view site, std::string_view kind) { return fmt::format("tw/v1/{}/{}", site, kind); }
 
@@ -98,7 +99,7 @@ bool split_topic(std::string_view topic, std::string& site, std::string& kind) {
   if (slash == std::string_view::npos) return false;
   site = std::string(topic.substr(0, slash));
   kind = std::string(topic.substr(slash + 1));
-  return valid_segment(site) && valid_segment(kind);
+  return is_valid_id(site) && is_valid_id(kind);
 }
 
 std::string Message::topic() const { return topic_for(site, kind); }
@@ -140,7 +141,7 @@ Result<Message> parse_message(std::string_view raw, std::string_view topic) {
     return make_error("bad_field", "field 'id' is missing or not a ULID");
   m.id = id->get<std::string>();
   const auto* site = field("site", VT::string);
-  if (site == nullptr || !valid_segment(site->get<std::string>()))
+  if (site == nullptr || !is_valid_id(site->get<std::string>()))
     return make_error("bad_field", "field 'site' is missing or not a valid site id");
   m.site = site->get<std::string>();
   const auto* kind = field("kind", VT::string);

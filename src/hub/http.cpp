@@ -74,15 +74,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-bool valid_id(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 std::string clip(const std::string& s) { return s.substr(0, 64); }
 
 std::optional<std::string> check_params(const Req& req, const std::set<std::string>& allowed) {
@@ -114,7 +105,7 @@ std::optional<std::string> parse_event_query(const Req& req, store::EventQuery& 
   }
   if (req.has_param("site")) {
     for (auto& s : split(req.get_param_value("site"), ',')) {
-      if (!valid_id(s)) return "site: '" + clip(s) + "' is not a valid site id";
+      if (!is_valid_id(s)) return "site: '" + clip(s) + "' is not a valid site id";
       q.sites.push_back(s);
     }
   }
@@ -392,7 +383,7 @@ void HttpServer::setup() {
   });
   authed("GET", "/api/v1/sites/{id}", [this](const Req& req, Res& res, const Tenant& t) {
     const std::string id = req.matches[1].str();
-    if (!valid_id(id)) return bad_request(res, "site id: expected 1-64 of [A-Za-z0-9_-]");
+    if (!is_valid_id(id)) return bad_request(res, "site id: expected 1-64 of [A-Za-z0-9_-]");
     auto site = hub_.store().site(id);
     if (!site) return store_error(res, site.error());
     if (!*site) return not_found(res, "no such site");
@@ -401,7 +392,7 @@ void HttpServer::setup() {
   });
   admin("PUT", "/api/v1/sites/{id}", [this](const Req& req, Res& res, const Tenant&) {
     const std::string id = req.matches[1].str();
-    if (!valid_id(id)) return bad_request(res, "site id: expected 1-64 of [A-Za-z0-9_-]");
+    if (!is_valid_id(id)) return bad_request(res, "site id: expected 1-64 of [A-Za-z0-9_-]");
     auto body = json_body(req, res);
     if (!body) return;
     store::SiteRecord site;
@@ -483,7 +474,7 @@ void HttpServer::setup() {
   });
   authed("GET", "/api/v1/events/{id}", [this](const Req& req, Res& res, const Tenant& t) {
     const std::string id = req.matches[1].str();
-    if (!valid_id(id)) return bad_request(res, "event id: expected 1-64 of [A-Za-z0-9_-]");
+    if (!is_valid_id(id)) return bad_request(res, "event id: expected 1-64 of [A-Za-z0-9_-]");
     auto e = hub_.store().event(id);
     if (!e) return store_error(res, e.error());
     if (!*e) return not_found(res, "no such event");
@@ -522,7 +513,7 @@ void HttpServer::setup() {
     }
     if (req.has_param("site")) {
       const auto id = req.get_param_value("site");
-      if (!valid_id(id)) return bad_request(res, "site: '" + clip(id) + "' is not a valid site id");
+      if (!is_valid_id(id)) return bad_request(res, "site: '" + clip(id) + "' is not a valid site id");
       auto site = hub_.store().site(id);
       if (!site) return store_error(res, site.error());
       if (*site && !t.in_region((*site)->lat, (*site)->lon)) return forbidden(res, "the site is outside your regions");
@@ -843,7 +834,7 @@ void HttpServer::setup() {
   });
   auto tenant_path = [](const Req& req, Res& res) -> std::optional<std::string> {
     std::string id = req.matches[1].str();
-    if (!valid_id(id)) {
+    if (!is_valid_id(id)) {
       bad_request(res, "tenant id: expected 1-64 of [A-Za-z0-9_-]");
       return std::nullopt;
     }
@@ -911,7 +902,7 @@ void HttpServer::setup() {
     auto id = tenant_path(req, res);
     if (!id) return;
     const std::string key_id = req.matches[2].str();
-    if (!valid_id(key_id)) return bad_request(res, "key id: expected 1-64 of [A-Za-z0-9_-]");
+    if (!is_valid_id(key_id)) return bad_request(res, "key id: expected 1-64 of [A-Za-z0-9_-]");
     auto r = repo_.revoke_key(*id, key_id);
     if (!r) return store_error(res, r.error());
     if (!*r) return not_found(res, "no such key");

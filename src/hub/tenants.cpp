@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "tw/core/message.hpp"
 #include "tw/core/sqlite.hpp"
 
 namespace tw::hub {
@@ -29,15 +30,8 @@ std::string hex(const unsigned char* p, size_t n) {
 constexpr unsigned char kDigestKey[32] = {'t', 'o', 'w', 'e', 'r', 'w', 'a', 't', 'c', 'h', '-', 'a', 'p', 'i', '-', 'k',
                                           'e', 'y', '-', 'v', '1', 0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0};
 
-bool valid_tenant_id(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-  });
-}
-
 Result<Tenant> validate(Tenant t) {
-  if (!valid_tenant_id(t.id)) return make_error("bad_tenant", "id: must be 1-64 of [A-Za-z0-9_-]");
+  if (!is_valid_id(t.id)) return make_error("bad_tenant", "id: must be 1-64 of [A-Za-z0-9_-]");
   if (t.name.size() > 200) return make_error("bad_tenant", "name: longer than 200 characters");
   for (const auto& s : t.services) {
     if (std::find(all_services().begin(), all_services().end(), s) == all_services().end())

@@ -152,7 +152,7 @@ class SqliteStore final : public Store {
 
   Status init(bool in_memory) {
     // Default 4 KiB pages: 16 and 32 KiB pages made batches of 10,000 up to 1.4 x faster but single-event
-    // transactions 2 x slower (bench/store/RESULTS.md), and the hub also commits small batches.
+    // transactions 2 x slower (BENCHMARKS.md), and the hub also commits small batches.
     if (!in_memory) {
       auto st = db_->prepare("PRAGMA journal_mode=WAL");
       if (!st) return st.error();

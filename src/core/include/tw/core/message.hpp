@@ -31,6 +31,9 @@ struct Message {
 // Builds a message with a fresh id.
 Message make_message(std::string site, std::string kind, std::int64_t ts_ms, nlohmann::json payload);
 
+// Site, camera, tenant and kind ids: 1-64 of [A-Za-z0-9_-] (safe in topics, paths and URLs).
+bool is_valid_id(std::string_view s);
+
 std::string topic_for(std::string_view site, std::string_view kind);
 // Splits "tw/v1/<site>/<kind>"; returns false when the topic is not ours.
 bool split_topic(std::string_view topic, std::string& site, std::string& kind);
