@@ -27,6 +27,7 @@
 #include <fmt/format.h>
 
 #include "pg_server.hpp"
+#include "process.hpp"
 #include "tw/core/geo.hpp"
 #include "tw/store/store.hpp"
 
@@ -45,19 +46,10 @@ size_t total_events() {
   return e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) : 1500000;
 }
 
+// One temp directory per process, removed at exit.
 const fs::path& temp_dir() {
-  static struct Dir {
-    fs::path path;
-    Dir() {
-      char tmpl[] = "/tmp/tw_bench_store_XXXXXX";
-      path = ::mkdtemp(tmpl) ? tmpl : "/tmp";
-    }
-    ~Dir() {
-      std::error_code ec;
-      if (path != "/tmp") fs::remove_all(path, ec);
-    }
-  } dir;
-  return dir.path;
+  static const tw::test::TempDir dir;
+  return dir.path();
 }
 
 struct Site {

@@ -211,6 +211,18 @@ std::vector<tw::Message> QuakeService::on_message(const tw::Message& m) {
   return {};
 }
 
+EventPick QuakeService::StoredPick::event_pick() const {
+  EventPick ep;
+  ep.station = pick.station;
+  ep.network = pick.network;
+  ep.channel = pick.channel;
+  ep.time_us = pick.time_us;
+  ep.uncertainty_s = pick.uncertainty_s;
+  ep.lat = lat;
+  ep.lon = lon;
+  return ep;
+}
+
 std::vector<tw::Message> QuakeService::on_pick(const Pick& p, std::int64_t now_us, double lat, double lon) {
   std::vector<tw::Message> out;
   ++stats_.picks;
@@ -277,14 +289,7 @@ bool QuakeService::try_existing(std::size_t k, std::int64_t now_us, std::vector<
   if (best >= 0) {
     QuakeEvent& e = events_[static_cast<std::size_t>(best)];
     sp.event = best;
-    EventPick ep;
-    ep.station = sp.pick.station;
-    ep.network = sp.pick.network;
-    ep.channel = sp.pick.channel;
-    ep.time_us = sp.pick.time_us;
-    ep.uncertainty_s = sp.pick.uncertainty_s;
-    ep.lat = sp.lat;
-    ep.lon = sp.lon;
+    EventPick ep = sp.event_pick();
     e.picks.push_back(ep);
     ++stats_.associated;
     relocate(e);
@@ -419,14 +424,7 @@ bool QuakeService::try_new_event(std::size_t k, std::int64_t now_us, std::vector
   for (std::size_t j = 0; j < cluster.size(); ++j) {
     StoredPick& sp = picks_[cluster[j]];
     sp.event = ei;
-    EventPick ep;
-    ep.station = sp.pick.station;
-    ep.network = sp.pick.network;
-    ep.channel = sp.pick.channel;
-    ep.time_us = sp.pick.time_us;
-    ep.uncertainty_s = sp.pick.uncertainty_s;
-    ep.lat = sp.lat;
-    ep.lon = sp.lon;
+    EventPick ep = sp.event_pick();
     ep.residual_s = h.residuals_s[j];
     e.picks.push_back(ep);
   }

@@ -10,25 +10,16 @@
 
 #include "../../src/store/common.hpp"
 #include "contract.hpp"
+#include "process.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-// One temp directory per test process, removed at exit.
+// One temp directory per process, removed at exit.
 const fs::path& temp_dir() {
-  static struct Dir {
-    fs::path path;
-    Dir() {
-      char tmpl[] = "/tmp/tw_store_test_XXXXXX";
-      path = ::mkdtemp(tmpl) ? tmpl : "/tmp";
-    }
-    ~Dir() {
-      std::error_code ec;
-      if (path != "/tmp") fs::remove_all(path, ec);
-    }
-  } dir;
-  return dir.path;
+  static const tw::test::TempDir dir;
+  return dir.path();
 }
 
 std::string fresh_file(const char* stem) {

@@ -130,6 +130,7 @@ class QuakeService {
   struct StoredPick {
     Pick pick;
     double lat = 0, lon = 0;
+    EventPick event_pick() const;  // this pick as a member of an event
     int event = -1;        // index into events_, -1 free
     bool secondary = false;
   };
