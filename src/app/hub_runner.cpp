@@ -55,10 +55,11 @@ int run_hub(const HubConfig& cfg, double exit_after_s) {
     }
     mqtt = std::move(*c);
     mqtt->add_subscription("tw/v1/+/+", 1);
-    // The store commit happens inside the callback, before the PUBACK leaves: the broker only
-    // forgets a message once the hub has it. Rejected messages are acknowledged too (they are
-    // counted and logged; redelivering them would not make them valid).
-    mqtt->on_message([&hub](std::string_view topic, std::string_view payload) { (void)hub.ingest_raw(topic, payload); });
+    // The store commit happens inside the callback, before the PUBACKs leave: the broker only
+    // forgets a message once the hub has it. Messages that arrive together are committed together.
+    // Rejected messages are acknowledged too (they are counted and logged; redelivering them would
+    // not make them valid).
+    mqtt->on_messages([&hub](std::span<const RawMessage> batch) { hub.ingest_raw_batch(batch); });
     if (auto st = mqtt->start(); !st) {
       spdlog::error("hub: {}", st.error().message);
       return 1;

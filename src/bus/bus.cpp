@@ -109,7 +109,11 @@ void OutboxPublisher::pump() {
   std::unique_lock lock(mu_);
   while (running_) {
     cv_.wait_for(lock, std::chrono::milliseconds(200),
-                 [this] { return !running_ || !acked_.empty() || (dirty_ && inflight_.size() < max_inflight_); });
+                 [this] {
+                   // Sending waits for a connection (on_state wakes us): no busy loop while the broker is away.
+                   return !running_ || !acked_.empty() ||
+                          (dirty_ && client_.connected() && inflight_.size() < max_inflight_);
+                 });
     if (!running_) break;
     // 1. Delete what the broker has acknowledged.
     if (!acked_.empty()) {

@@ -169,15 +169,31 @@ void Hub::tick_loop() {
 
 std::int64_t Hub::now_ms() const { return tw::now_ms(); }
 
-Status Hub::ingest_raw(std::string_view topic, std::string_view payload) {
+Result<Message> Hub::parse_counted(std::string_view topic, std::string_view payload) {
   in_.inc();
   auto m = parse_message(payload, topic);
   if (!m) {
     metrics_.counter("tw_messages_rejected_total", "Messages rejected, by reason", {{"reason", m.error().code}}).inc();
     spdlog::warn("hub: rejected message on '{}': {}: {}", topic, m.error().code, m.error().message);
-    return m.error();
   }
-  return ingest_one(*m);
+  return m;
+}
+
+Status Hub::ingest_raw(std::string_view topic, std::string_view payload) {
+  auto m = parse_counted(topic, payload);
+  if (!m) return m.error();
+  std::vector<Message> one;
+  one.push_back(std::move(*m));
+  return ingest_batch(std::move(one));
+}
+
+void Hub::ingest_raw_batch(std::span<const RawMessage> batch) {
+  std::vector<Message> parsed;
+  parsed.reserve(batch.size());
+  for (const auto& r : batch) {
+    if (auto m = parse_counted(r.topic, r.payload)) parsed.push_back(std::move(*m));
+  }
+  if (!parsed.empty()) (void)ingest_batch(std::move(parsed));
 }
 
 Status Hub::ingest(const Message& m) {
@@ -186,58 +202,90 @@ Status Hub::ingest(const Message& m) {
     metrics_.counter("tw_messages_rejected_total", "Messages rejected, by reason", {{"reason", st.error().code}}).inc();
     return st;
   }
-  return ingest_one(m);
+  return ingest_batch({m});
 }
 
-Status Hub::ingest_one(const Message& first) {
+Status Hub::ingest_batch(std::vector<Message> batch) {
   std::lock_guard lock(ingest_mu_);
-  pending_.push_back(first);
-  if (draining_) return {};  // a processor emitted while we are already draining
+  if (draining_) {  // a processor emitted while a batch is being processed: queued behind it
+    for (auto& m : batch) pending_.push_back(std::move(m));
+    return {};
+  }
   draining_ = true;
-  Status result;
-  bool is_first = true;
+  Status result = store_and_process(batch);
   while (!pending_.empty()) {
-    Message m = std::move(pending_.front());
-    pending_.pop_front();
-    store::EventRecord e;
-    e.id = m.id;
-    e.site = m.site;
-    e.kind = m.kind;
-    e.ts_ms = m.ts_ms;
-    e.received_ms = tw::now_ms();
-    e.payload = m.payload;
-    if (m.payload.contains("lat") && m.payload.contains("lon") && m.payload["lat"].is_number() &&
-        m.payload["lon"].is_number()) {
-      e.lat = m.payload["lat"].get<double>();
-      e.lon = m.payload["lon"].get<double>();
-    } else if (auto s = site(m.site)) {
-      e.lat = s->lat;
-      e.lon = s->lon;
+    std::vector<Message> next;
+    next.swap(pending_);
+    (void)store_and_process(next);
+  }
+  draining_ = false;
+  return result;
+}
+
+store::EventRecord Hub::to_record(const Message& m, std::int64_t received_ms) {
+  store::EventRecord e;
+  e.id = m.id;
+  e.site = m.site;
+  e.kind = m.kind;
+  e.ts_ms = m.ts_ms;
+  e.received_ms = received_ms;
+  e.payload = m.payload;
+  const auto lat = m.payload.find("lat");
+  const auto lon = m.payload.find("lon");
+  if (lat != m.payload.end() && lon != m.payload.end() && lat->is_number() && lon->is_number()) {
+    e.lat = lat->get<double>();
+    e.lon = lon->get<double>();
+  } else if (auto s = site(m.site)) {
+    e.lat = s->lat;
+    e.lon = s->lon;
+  }
+  return e;
+}
+
+Status Hub::store_and_process(const std::vector<Message>& batch) {
+  std::vector<store::EventRecord> records;
+  records.reserve(batch.size());
+  const auto received = tw::now_ms();
+  for (const auto& m : batch) records.push_back(to_record(m, received));
+  // One transaction for the batch; if it fails, each message alone, so one bad message costs only itself.
+  std::vector<bool> added;
+  std::vector<bool> failed(records.size(), false);
+  Status result;
+  auto t0 = std::chrono::steady_clock::now();
+  auto n = store_->insert_events(records, &added);
+  if (!n) {
+    added.assign(records.size(), false);
+    if (records.size() > 1) spdlog::warn("hub: batch of {} failed ({}), storing one by one", records.size(), n.error().message);
+    std::vector<bool> one;
+    for (size_t i = 0; i < records.size(); ++i) {
+      auto r = records.size() > 1 ? store_->insert_events(std::span<const store::EventRecord>(&records[i], 1), &one) : n;
+      if (!r) {
+        store_errors_.inc();
+        spdlog::error("hub: store insert of {} failed: {}", records[i].id, r.error().message);
+        if (result) result = r.error();
+        failed[i] = true;
+      } else {
+        added[i] = one[0];
+      }
     }
-    auto t0 = std::chrono::steady_clock::now();
-    auto n = store_->insert_events(std::span<const store::EventRecord>(&e, 1));
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
-    store_seconds_us_.inc(static_cast<std::uint64_t>(us));
-    store_last_ms_.set(static_cast<double>(us) / 1000.0);
-    if (!n) {
-      store_errors_.inc();
-      spdlog::error("hub: store insert of {} failed: {}", m.id, n.error().message);
-      if (is_first) result = n.error();
-      is_first = false;
-      continue;
-    }
-    is_first = false;
+  }
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  store_seconds_us_.inc(static_cast<std::uint64_t>(us));
+  store_last_ms_.set(static_cast<double>(us) / 1000.0);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (failed[i]) continue;
+    const auto& m = batch[i];
     note_site(m);
-    if (*n == 0) {
+    if (!added[i]) {
       dup_.inc();
       continue;
     }
     stored_.inc();
     if (broadcaster_.subscribers() > 0)  // the JSON view is only built for live listeners
-      broadcaster_.publish({"event", to_json(e), service_of_kind(e.kind), e.site, e.lat, e.lon});
+      broadcaster_.publish({"event", to_json(records[i]), service_of_kind(m.kind), m.site, records[i].lat,
+                            records[i].lon});
     for (auto& p : processors_) p->on_message(m, *this);
   }
-  draining_ = false;
   return result;
 }
 
@@ -329,7 +377,9 @@ void Hub::check_presence(std::int64_t now) {
 
 void Hub::emit(Message m) {
   in_.inc();
-  (void)ingest_one(m);  // queued behind the message being processed, if any
+  std::vector<Message> one;
+  one.push_back(std::move(m));
+  (void)ingest_batch(std::move(one));  // queued behind the batch being processed, if any
 }
 
 void Hub::stream_alarm(const store::AlarmRecord& a) {

@@ -1,7 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 #include "process.hpp"
 #include "tw/bus/bus.hpp"
+#include "tw/bus/mqtt.hpp"
 #include "tw/bus/outbox.hpp"
 
 TEST(Outbox, AppendsFetchesRemovesAndSurvivesReopen) {
@@ -99,5 +104,51 @@ TEST(MqttClient, PublishesThroughARealBrokerAndGetsAcknowledgements) {
   EXPECT_EQ(got.size(), 100u);
   EXPECT_EQ(got[0], "tw/v1/s1/test " + msgs[0].to_json());
   EXPECT_EQ(metrics.counter("tw_outbox_acknowledged_total", "").value(), 100u);
+  (*pub)->stop();  // the client's callbacks refer to the publisher: stop the client first
   out.stop();
+}
+
+TEST(MqttClient, DeliversWhatArrivedTogetherAsOneBatchInOrder) {
+  tw::test::Mosquitto broker;
+  broker.start();
+  tw::bus::MqttOptions sub_opts;
+  sub_opts.broker.url = broker.url();
+  sub_opts.broker.client_id = "batch-sub";
+  auto sub = tw::bus::MqttClient::create(sub_opts);
+  ASSERT_TRUE(sub);
+  std::mutex mu;
+  std::vector<std::string> got;
+  size_t largest = 0;
+  (*sub)->add_subscription("tw/v1/+/+", 1);
+  (*sub)->on_messages([&](std::span<const tw::RawMessage> batch) {
+    {
+      std::lock_guard lock(mu);
+      for (const auto& m : batch) got.push_back(m.payload);
+      largest = std::max(largest, batch.size());
+    }
+    // A slow consumer (a store commit): what arrives meanwhile waits on the socket for the next batch.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  });
+  ASSERT_TRUE((*sub)->start());
+  ASSERT_TRUE(tw::test::wait_until([&] { return (*sub)->connected(); }, std::chrono::seconds(10)));
+
+  tw::bus::MqttOptions pub_opts;
+  pub_opts.broker.url = broker.url();
+  pub_opts.broker.client_id = "batch-pub";
+  pub_opts.clean_session = true;
+  auto pub = tw::bus::MqttClient::create(pub_opts);
+  ASSERT_TRUE(pub);
+  std::atomic<int> acked{0};
+  (*pub)->on_published([&](int) { ++acked; });
+  ASSERT_TRUE((*pub)->start());
+  ASSERT_TRUE(tw::test::wait_until([&] { return (*pub)->connected(); }, std::chrono::seconds(10)));
+  constexpr int kCount = 500;
+  for (int i = 0; i < kCount; ++i) ASSERT_TRUE((*pub)->publish("tw/v1/s1/test", std::to_string(i), 1));
+  ASSERT_TRUE(tw::test::wait_until([&] { return acked.load() == kCount; }, std::chrono::seconds(20)));
+  ASSERT_TRUE(tw::test::wait_until([&] { std::lock_guard l(mu); return got.size() >= kCount; }, std::chrono::seconds(20)));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) ASSERT_EQ(got[static_cast<size_t>(i)], std::to_string(i));
+  EXPECT_GT(largest, 1u);
+  EXPECT_LE(largest, tw::bus::MqttClient::kMaxBatch);
 }

@@ -69,6 +69,30 @@ TEST_F(HubFixture, RejectsMalformedWithCountedReasonAndKeepsServing) {
   EXPECT_EQ(hub->store().count_events().value(), 1);
 }
 
+TEST_F(HubFixture, BatchStoresInOrderInOneGoAndSkipsRejectsAndDuplicates) {
+  auto a = tw::make_message("s1", "test", 1000, {{"seq", 1}});
+  auto b = tw::make_message("s1", "heartbeat", 1001, {{"uptime_s", 5}, {"outbox_depth", 0}});
+  auto c = tw::make_message("s2", "test", 1002, {{"seq", 3}});
+  ASSERT_TRUE(hub->ingest_raw(a.topic(), a.to_json()));  // stored before: a duplicate in the batch
+  std::vector<std::string> seen;
+  hub->add_processor(std::make_unique<Recorder>(&seen));
+  std::vector<tw::RawMessage> batch{{a.topic(), a.to_json()},
+                                    {"tw/v1/s1/test", "{broken"},
+                                    {b.topic(), b.to_json()},
+                                    {c.topic(), c.to_json()},
+                                    {c.topic(), c.to_json()}};
+  hub->ingest_raw_batch(batch);
+  // a (from before), b, c and the heartbeat the recorder emitted for c; the broken one and repeats left out.
+  EXPECT_EQ(hub->store().count_events().value(), 4);
+  EXPECT_EQ(seen, (std::vector<std::string>{"heartbeat", "test", "heartbeat"}));
+  EXPECT_EQ(counter("tw_messages_rejected_total", {{"reason", "bad_json"}}), 1u);
+  EXPECT_EQ(counter("tw_duplicates_dropped_total"), 2u);
+  EXPECT_EQ(counter("tw_messages_stored_total"), 4u);
+  EXPECT_EQ(counter("tw_messages_in_total"), 7u);
+  ASSERT_TRUE(hub->store().event(b.id).value());
+  ASSERT_TRUE(hub->store().event(c.id).value());
+}
+
 TEST_F(HubFixture, RegistersSitesAndRaisesAndClearsOfflineAlarms) {
   ASSERT_TRUE(hub->ingest(status("t1", "online")));
   auto s = hub->store().site("t1");

@@ -211,6 +211,21 @@ TYPED_TEST_P(StoreContract, InsertsAreIdempotentByMessageId) {
   EXPECT_EQ(*s.insert_events(std::span<const EventRecord>{}), 0u);
 }
 
+TYPED_TEST_P(StoreContract, InsertReportsWhichEventsWereNew) {
+  auto& s = *this->store_;
+  std::vector<EventRecord> first{ev("flag-a", "site-1", "pick", 1700000000000, 10.0, 20.0, {{"i", 0}}),
+                                 ev("flag-b", "site-1", "pick", 1700000000001, 10.0, 20.0, {{"i", 1}})};
+  std::vector<bool> flags;
+  ASSERT_EQ(*s.insert_events(first, &flags), 2u);
+  EXPECT_EQ(flags, (std::vector<bool>{true, true}));
+  // Old, new, the new one again inside the batch, old.
+  std::vector<EventRecord> second{first[1], ev("flag-c", "site-2", "pick", 1700000000002, 11.0, 21.0, {{"i", 2}}),
+                                  ev("flag-c", "site-2", "pick", 1700000000002, 11.0, 21.0, {{"i", 3}}), first[0]};
+  ASSERT_EQ(*s.insert_events(second, &flags), 1u);
+  EXPECT_EQ(flags, (std::vector<bool>{false, true, false, false}));
+  EXPECT_EQ((*s.event("flag-c"))->payload, (nlohmann::json{{"i", 2}}));
+}
+
 TYPED_TEST_P(StoreContract, InvalidEventRejectsTheWholeBatch) {
   auto& s = *this->store_;
   std::vector<EventRecord> batch = {ev("ok-1", "site-1", "pick", 1000, 1, 1), ev("bad-2", "site-1", "pick", 1000, 91, 1)};
@@ -719,7 +734,7 @@ TYPED_TEST_P(StoreContract, HostileTextIsDataNotACrash) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, HostileTextIsDataNotACrash, ReportsItsBackend, SiteRoundTripUpsertAndStatus,
-                            EventRoundTripFieldByField, InsertsAreIdempotentByMessageId,
+                            EventRoundTripFieldByField, InsertsAreIdempotentByMessageId, InsertReportsWhichEventsWereNew,
                             InvalidEventRejectsTheWholeBatch, QueryFiltersByTimeKindAndSite,
                             OrderingTieBreakAndLimit, NearQueryUsesGeodesicDistance,
                             NearQueryAcrossAntimeridianAndPole, BadQueriesAreRejectedWithReasons,

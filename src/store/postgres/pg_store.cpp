@@ -211,9 +211,11 @@ class PgStore final : public Store {
   }
 
   // ---- events
-  Result<size_t> insert_events(std::span<const EventRecord> events) override {
+  using Store::insert_events;
+  Result<size_t> insert_events(std::span<const EventRecord> events, std::vector<bool>* inserted) override {
     for (size_t i = 0; i < events.size(); ++i)
       if (auto s = detail::validate_event(events[i], i); !s) return s.error();
+    if (inserted != nullptr) inserted->assign(events.size(), false);
     if (events.empty()) return size_t{0};
     // Duplicates inside one batch: keep the first (the statement below would insert both otherwise).
     std::unordered_set<std::string_view> seen;
@@ -239,10 +241,16 @@ class PgStore final : public Store {
         "INSERT INTO events(id, site, kind, ts_ms, received_ms, lat, lon, geog, payload) "
         "SELECT i.id, i.site, i.kind, i.ts_ms, i.received_ms, i.lat, i.lon, "
         "CASE WHEN i.lat IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(i.lon, i.lat), 4326)::geography END, "
-        "i.payload FROM i JOIN n ON n.id = i.id",
+        "i.payload FROM i JOIN n ON n.id = i.id RETURNING id",
         {pg_array(ids), pg_array(sites), pg_array(kinds), pg_array(ts), pg_array(rx), pg_array(lats),
          pg_array(lons), pg_array(payloads)});
     if (!r) return make_error(r.error().code, fmt::format("insert {} events: {}", ids.size(), r.error().message));
+    if (inserted != nullptr) {
+      // The first event of each new id was stored (duplicates inside the batch were left out above).
+      std::unordered_set<std::string_view> added;
+      for (int row = 0; row < r->rows(); ++row) added.insert(r->text(row, 0));
+      for (size_t i = 0; i < events.size(); ++i) (*inserted)[i] = added.erase(events[i].id) > 0;
+    }
     return static_cast<size_t>(r->affected());
   }
 

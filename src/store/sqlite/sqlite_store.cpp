@@ -250,9 +250,11 @@ class SqliteStore final : public Store {
   }
 
   // ---- events
-  Result<size_t> insert_events(std::span<const EventRecord> events) override {
+  using Store::insert_events;
+  Result<size_t> insert_events(std::span<const EventRecord> events, std::vector<bool>* inserted) override {
     for (size_t i = 0; i < events.size(); ++i)
       if (auto s = detail::validate_event(events[i], i); !s) return s.error();
+    if (inserted != nullptr) inserted->assign(events.size(), false);
     if (events.empty()) return size_t{0};
     std::lock_guard lock(mu_);
     Transaction tx(*db_);
@@ -262,8 +264,10 @@ class SqliteStore final : public Store {
         "VALUES(?,?,?,?,?,?,?,?,?)");
     if (!ins) return ins.error();
     size_t added = 0;
+    std::vector<bool> is_new(events.size(), false);  // handed out only once committed
     std::string payload;
-    for (const auto& e : events) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      const auto& e = events[i];
       auto& s = **ins;
       // The strings outlive the step, so SQLite need not copy them.
       s.bind_static(1, e.id);
@@ -282,9 +286,11 @@ class SqliteStore final : public Store {
       auto r = s.exec();
       s.reset();
       if (!r) return make_error(r.error().code, fmt::format("insert event '{}': {}", e.id, r.error().message));
-      added += static_cast<size_t>(db_->changes());
+      is_new[i] = db_->changes() > 0;
+      added += is_new[i] ? 1 : 0;
     }
     if (auto s = tx.commit(); !s) return s.error();
+    if (inserted != nullptr) *inserted = std::move(is_new);
     return added;
   }
 

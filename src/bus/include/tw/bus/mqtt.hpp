@@ -1,13 +1,22 @@
 #pragma once
 // One RAII wrapper around libmosquitto: connect with backoff, QoS 1, persistent sessions, TLS,
 // username/password, last will. Callbacks run on the client's network thread.
+//
+// Acknowledgement rule: a received QoS 1 message is acknowledged (PUBACK) only after the message
+// callback has returned. While connected, the network thread reads every message already waiting on
+// the socket (up to kMaxBatch), hands them to the callback together, and only then writes their
+// PUBACKs, so a subscriber that stores messages can commit a whole batch in one transaction.
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "tw/core/config.hpp"
+#include "tw/core/raw_message.hpp"
 #include "tw/core/result.hpp"
 
 struct mosquitto;
@@ -27,6 +36,7 @@ struct MqttOptions {
 class MqttClient {
  public:
   using MessageFn = std::function<void(std::string_view topic, std::string_view payload)>;
+  using BatchFn = std::function<void(std::span<const RawMessage> batch)>;
   using MidFn = std::function<void(int mid)>;
   using StateFn = std::function<void(bool connected)>;
 
@@ -37,6 +47,8 @@ class MqttClient {
 
   // Set callbacks before start().
   void on_message(MessageFn fn) { on_message_ = std::move(fn); }
+  // Alternative to on_message: the messages read together, in arrival order; acknowledged on return.
+  void on_messages(BatchFn fn) { on_batch_ = std::move(fn); }
   void on_published(MidFn fn) { on_published_ = std::move(fn); }  // broker acknowledged (PUBACK)
   void on_state(StateFn fn) { on_state_ = std::move(fn); }
   // Subscriptions made (again) on every connect.
@@ -48,8 +60,14 @@ class MqttClient {
   Result<int> publish(const std::string& topic, std::string_view payload, int qos = 1, bool retain = false);
   bool connected() const { return connected_.load(); }  // and subscribed
 
+  static constexpr size_t kMaxBatch = 512;
+
  private:
   explicit MqttClient(MqttOptions opts);
+  void run();         // the network thread: connect, serve, reconnect with backoff until stop()
+  int serve_batch();  // one round while connected: read what is waiting, deliver, then write
+  void deliver();
+  void wake();
   static void cb_connect(mosquitto*, void*, int);
   static void cb_disconnect(mosquitto*, void*, int);
   static void cb_publish(mosquitto*, void*, int);
@@ -59,12 +77,18 @@ class MqttClient {
   MqttOptions opts_;
   mosquitto* mosq_ = nullptr;
   MessageFn on_message_;
+  BatchFn on_batch_;
   MidFn on_published_;
   StateFn on_state_;
   std::vector<std::pair<std::string, int>> subs_;
   std::atomic<bool> connected_{false};
   int pending_subs_ = 0;  // network thread only
+  std::vector<RawMessage> inbox_;  // network thread only: read, not yet delivered
+  bool batching_ = false;          // network thread only: deliver after the read phase
   bool started_ = false;
+  std::atomic<bool> stopping_{false};
+  int wake_fd_ = -1;  // eventfd: a publish or stop() wakes the network thread
+  std::thread thread_;
 };
 
 }  // namespace tw::bus

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "tw/core/config.hpp"
 #include "tw/core/message.hpp"
 #include "tw/core/metrics.hpp"
+#include "tw/core/raw_message.hpp"
 #include "tw/store/store.hpp"
 
 namespace tw::hub {
@@ -103,6 +105,8 @@ class Hub : private HubContext {
 
   // Raw bytes from the broker: parse, validate, then ingest. Rejects are counted by reason and logged.
   Status ingest_raw(std::string_view topic, std::string_view payload);
+  // Several raw messages, stored in one transaction (in order; rejects and duplicates are left out).
+  void ingest_raw_batch(std::span<const RawMessage> batch);
   // A parsed message. Returns ok for duplicates too (they are counted and dropped).
   Status ingest(const Message& m);
 
@@ -130,7 +134,10 @@ class Hub : private HubContext {
   std::optional<store::SiteRecord> site(const std::string& id) override;
   std::int64_t now_ms() const override;
 
-  Status ingest_one(const Message& m);
+  Result<Message> parse_counted(std::string_view topic, std::string_view payload);
+  Status ingest_batch(std::vector<Message> batch);
+  Status store_and_process(const std::vector<Message>& batch);
+  store::EventRecord to_record(const Message& m, std::int64_t received_ms);
   void note_site(const Message& m);
   void set_online(const std::string& site, bool online, std::int64_t ts);
   void stream_alarm(const store::AlarmRecord& a);
@@ -143,7 +150,7 @@ class Hub : private HubContext {
   std::vector<std::unique_ptr<Processor>> processors_;
 
   std::recursive_mutex ingest_mu_;  // one ingest at a time; processors may emit while it is held
-  std::deque<Message> pending_;     // derived messages waiting to be ingested
+  std::vector<Message> pending_;    // derived messages waiting to be ingested
   bool draining_ = false;
 
   std::mutex sites_mu_;

@@ -106,8 +106,10 @@ class Store {
   virtual Result<std::vector<SiteRecord>> sites() = 0;
   virtual Result<std::optional<SiteRecord>> site(const std::string& id) = 0;
 
-  // Events: one transaction per batch; ids already stored are skipped. Returns how many were new.
-  virtual Result<size_t> insert_events(std::span<const EventRecord> events) = 0;
+  // Events: one transaction per batch; ids already stored are skipped. Returns how many were new;
+  // `inserted`, when given, receives one flag per event: true where that event was new.
+  virtual Result<size_t> insert_events(std::span<const EventRecord> events, std::vector<bool>* inserted) = 0;
+  Result<size_t> insert_events(std::span<const EventRecord> events) { return insert_events(events, nullptr); }
   virtual Result<std::vector<EventRecord>> query_events(const EventQuery& q) = 0;
   virtual Result<std::optional<EventRecord>> event(const std::string& id) = 0;
   virtual Result<std::int64_t> count_events() = 0;
