@@ -69,9 +69,12 @@ int run_eol(const EolOpts& o) {
   if (it->second.size() < static_cast<std::size_t>(o.upto))
     return cli::fail(cli::kUsageError, fmt::format("battery {} has only {} discharge cycles, --upto-cycle is {}",
                                                    o.battery, it->second.size(), o.upto));
-  std::vector<double> caps;
-  for (int i = 0; i < o.upto; ++i) caps.push_back(it->second[static_cast<std::size_t>(i)].capacity_ah);
-  auto eol = predict_eol_cycle(caps, o.eol_ah);
+  // The first N discharges of this battery; every other battery in the file is a reference cell.
+  const std::vector<CapacityRecord> given(it->second.begin(), it->second.begin() + o.upto);
+  std::vector<const std::vector<CapacityRecord>*> refs;
+  for (const auto& [id, recs] : t->by_battery)
+    if (id != o.battery) refs.push_back(&recs);
+  auto eol = predict_eol_cycle_population(given, o.eol_ah, refs);
   if (!eol) return cli::fail(cli::kRuntimeError, fmt::format("battery {}: {}", o.battery, eol.error().message));
   if (o.json) {
     nlohmann::json j{{"battery", o.battery}, {"predicted_eol_cycle", *eol}};

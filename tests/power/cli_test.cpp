@@ -59,6 +59,11 @@ TEST(PowerCli, EolJson) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["battery"], "B0005");
   EXPECT_EQ(j["predicted_eol_cycle"], 131);
+  // B0006 is predicted from B0005, the other cells of the file being its references.
+  auto r6 = run("power eol --capacity-csv " + tw::power::test::nasa_metadata().string() +
+                " --battery B0006 --upto-cycle 84 --eol-ah 1.4 --json");
+  ASSERT_EQ(r6.rc, 0) << r6.out;
+  EXPECT_EQ(nlohmann::json::parse(r6.out)["predicted_eol_cycle"], 102);
 }
 
 TEST(PowerCli, UsageErrorsExitTwo) {

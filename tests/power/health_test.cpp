@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "test_data.hpp"
 #include "tw/power/health.hpp"
@@ -39,6 +40,12 @@ TEST(CapacityCsv, ReadsNasaMetadataFieldByField) {
   EXPECT_DOUBLE_EQ(b5[1].capacity_ah, 1.846327249719927);
   EXPECT_EQ(t->by_battery.at("B0006").size(), 168u);
   EXPECT_DOUBLE_EQ(t->by_battery.at("B0045")[0].capacity_ah, 1.0819793880779518);
+  EXPECT_DOUBLE_EQ(b5[0].ambient_c, 24.0);
+  EXPECT_DOUBLE_EQ(t->by_battery.at("B0045")[0].ambient_c, 4.0);
+  // The column is optional.
+  auto n = parse_capacity_csv("type,battery_id,test_id,Capacity\ndischarge,B1,1,1.5\n", "m.csv");
+  ASSERT_TRUE(n);
+  EXPECT_TRUE(std::isnan(n->by_battery.at("B1")[0].ambient_c));
 }
 
 TEST(CapacityCsv, BadInputIsAnErrorNamingTheLine) {
@@ -77,6 +84,56 @@ TEST(EndOfLife, NasaB0005AndB0006FromTheFirstHalf) {
     EXPECT_EQ(*p, e.predicted) << e.battery;
     EXPECT_LE(std::abs(*p - truth), 15) << e.battery;
   }
+}
+
+// The same acceptance with the population of the other cells in the file as references. B0006 finds
+// B0005 within 3 sigma of its recent trajectory (-7 instead of -15); for B0005 no other cell is similar
+// enough, so it keeps its own LAD line (131).
+TEST(EndOfLife, PopulationPriorFromTheOtherCells) {
+  auto t = load_capacity_csv(tw::power::test::nasa_metadata());
+  ASSERT_TRUE(t);
+  for (const auto& [battery, truth, predicted] :
+       {std::tuple{"B0005", 125, 131}, std::tuple{"B0006", 109, 102}}) {
+    const auto& recs = t->by_battery.at(battery);
+    std::vector<CapacityRecord> given(recs.begin(), recs.begin() + static_cast<long>(recs.size() / 2));
+    std::vector<const std::vector<CapacityRecord>*> refs;
+    for (const auto& [id, r] : t->by_battery)
+      if (id != battery) refs.push_back(&r);
+    auto p = predict_eol_cycle_population(given, 1.4, refs);
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ(*p, predicted) << battery;
+    EXPECT_LE(std::abs(*p - truth), 10) << battery;
+  }
+}
+
+TEST(EndOfLife, PopulationFollowsASimilarReferenceAndFallsBackOtherwise) {
+  // Reference: fast fade to cycle 60, then slower (a shape no straight line through the start predicts).
+  auto curve = [](int k) { return k <= 60 ? 2.0 - 0.008 * k : 1.52 - 0.003 * (k - 60); };
+  std::vector<CapacityRecord> ref, same, other_temp;
+  for (int k = 1; k <= 150; ++k) {
+    ref.push_back({k, curve(k), 24.0});
+    other_temp.push_back({k, curve(k), 4.0});
+  }
+  // The cell follows the same curve 10 cycles later; 40 cycles are known (+-3 mAh wiggle as noise).
+  for (int k = 1; k <= 40; ++k) same.push_back({k, curve(std::max(1, k - 10)) + (k % 2 ? 0.003 : -0.003), 24.0});
+  std::vector<double> caps;
+  for (const auto& r : same) caps.push_back(r.capacity_ah);
+  const int own = *predict_eol_cycle(caps, 1.4);
+  // Reference below 1.4 from cycle 101 (1.52 - 0.003 * 41 = 1.397); the cell is 10 cycles behind it.
+  auto p = predict_eol_cycle_population(same, 1.4, {&ref});
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_NEAR(*p, 111, 1);
+  EXPECT_LT(own, 100);  // the straight line misses the slow-down
+  // No references, or only ones at another ambient temperature: the cell's own line.
+  EXPECT_EQ(*predict_eol_cycle_population(same, 1.4, {}), own);
+  EXPECT_EQ(*predict_eol_cycle_population(same, 1.4, {&other_temp}), own);
+  const std::vector<CapacityRecord> empty;
+  EXPECT_EQ(*predict_eol_cycle_population(same, 1.4, {&empty}), own);
+  // A reference fading eight times as slowly is not similar (beyond 3 sigma): ignored.
+  std::vector<CapacityRecord> slow;
+  for (int k = 1; k <= 700; ++k) slow.push_back({k, 2.0 - 0.001 * k, 24.0});
+  EXPECT_EQ(*predict_eol_cycle_population(same, 1.4, {&slow}), own);
+  EXPECT_EQ(predict_eol_cycle_population({{1, 2.0, 24.0}}, 1.4, {&ref}).error().code, "too_few_cycles");
 }
 
 TEST(EndOfLife, ErrorsAndEdgeCases) {

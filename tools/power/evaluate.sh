@@ -62,3 +62,11 @@ while read -r b n truth; do
   p=$("$BIN" power eol --capacity-csv "$META" --battery "$b" --upto-cycle "$upto" --eol-ah 1.4 --json | json_field predicted_eol_cycle)
   printf "%-7s %7d %6d %9d %10d %+6d\n" "$b" "$n" "$upto" "$truth" "$p" $((p - truth))
 done
+
+echo
+echo "== end of life at other thresholds (generalisation check)"
+if command -v python3 >/dev/null; then
+  python3 "$(dirname "$0")/eol_thresholds.py" "$BIN" "$META"
+else
+  echo "python3 not found: skipped"
+fi

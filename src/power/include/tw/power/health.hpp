@@ -8,6 +8,7 @@
 // falls below the threshold.
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -32,6 +33,7 @@ Result<LineFit> fit_line_lad(const std::vector<double>& x, const std::vector<dou
 struct CapacityRecord {
   int test_id = 0;
   double capacity_ah = 0;
+  double ambient_c = std::numeric_limits<double>::quiet_NaN();  // ambient_temperature column; NaN if absent
 };
 struct CapacityTable {
   std::map<std::string, std::vector<CapacityRecord>> by_battery;
@@ -44,6 +46,26 @@ Result<CapacityTable> parse_capacity_csv(std::string_view text, std::string_view
 // of cycles 1..N given. If the last observed cycles are already below, returns the first such cycle.
 // Error if fewer than 5 cycles or the trend never reaches eol_ah within max_cycles.
 Result<int> predict_eol_cycle(const std::vector<double>& capacities_ah, double eol_ah, int max_cycles = 100000);
+
+// Population-informed EOL (state-based similarity prognostics, after Wang, Yu, Siegel & Lee 2008, "A
+// similarity-based prognostics approach for remaining useful life estimation of engineered systems"):
+// the degradation that remains from a capacity level is taken from other cells of the same type that
+// went through that level under the same ambient temperature, instead of extrapolating a fixed shape.
+//  * State of the cell: a LAD line over the most recent quarter of the cycles given (>= 5) gives the
+//    current capacity level L at cycle N and a robust noise scale sigma (1.4826 * median |residual|).
+//  * Each reference (the whole record of another cell; the cell itself must not be among them) is cleaned
+//    (discharges outside 0.5..1.5 x its median capacity, or at another ambient temperature, are ignored) and
+//    smoothed by a running median of 5. After its peak it first falls below L at cycle kL and below
+//    eol_ah at kT: it predicts N + (kT - kL).
+//  * Similarity: mean |difference| between the cell's recent window and the reference's window ending
+//    at kL (aligned by cycle shift only, capacities in Ah: same rated cell). A reference farther than
+//    3 sigma is not like this cell and is dropped; the others are weighted by exp(-(d - d_min) / sigma).
+//  * With no reference left (none similar, none reaching L or eol_ah, no population at all) this is
+//    predict_eol_cycle(), the cell's own LAD line.
+// Only the capacities given are read, so future cycles of the cell are never used.
+Result<int> predict_eol_cycle_population(const std::vector<CapacityRecord>& given, double eol_ah,
+                                         const std::vector<const std::vector<CapacityRecord>*>& references,
+                                         int max_cycles = 100000);
 
 // Capacity measurements accumulated in the field (one per detected cycle), SoH and the projected
 // end-of-life date.
