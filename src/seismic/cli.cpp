@@ -32,12 +32,13 @@ int load(const std::vector<std::string>& files, std::vector<Trace>& traces) {
 }
 
 int cmd_pick(const Opts& o) {
-  ProcessorConfig cfg;
-  if (!o.filter.empty()) cfg.trigger_filter = o.filter;
-  if (auto st = validate(cfg); !st) return cli::fail(cli::kUsageError, st.error().message);
+  MultiBandPickerConfig cfg;
+  if (!o.filter.empty()) cfg.bands = {o.filter};  // one band instead of the default set
+  cfg.detector.trigger_filter = cfg.bands.front();
+  if (auto st = validate(cfg.detector); !st) return cli::fail(cli::kUsageError, st.error().message);
   std::vector<Trace> traces;
   if (int rc = load(o.mseed, traces); rc != 0) return rc;
-  auto picks = run_picker(traces, cfg);
+  auto picks = run_multiband_picker(traces, cfg);
   nlohmann::json out{{"picks", picks_json(picks)}};
   if (o.json) fmt::print("{}\n", out.dump());
   else
@@ -114,7 +115,7 @@ void add_cli(CLI::App& app, tw::cli::Context& ctx) {
   auto* pick = quake->add_subcommand("pick", "P picks from MiniSEED files");
   pick->add_option("--mseed", o->mseed, "MiniSEED file (repeatable)")->required();
   pick->add_flag("--json", o->json, "JSON output");
-  pick->add_option("--filter", o->filter, "trigger filter spec, e.g. BP(1,10,4)");
+  pick->add_option("--filter", o->filter, "pick in this one band only, e.g. BP(1,10,4) (default: a set of bands)");
   pick->callback([o, &ctx] { ctx.exit_code = cmd_pick(*o); });
 
   auto* detect = quake->add_subcommand("detect", "Associate, locate and size earthquakes from MiniSEED files");

@@ -457,14 +457,7 @@ void StationProcessor::decide_pick(Channel& ch, std::int64_t trig_idx, double pe
   }
   if (onset > trig_idx) onset = trig_idx;  // the onset cannot follow the trigger
   // SNR: RMS after the onset (up to the window end) over RMS before it
-  double e1 = 0, e2 = 0;
-  std::size_t n1 = 0, n2 = 0;
-  for (std::int64_t i = lo; i <= hi; ++i) {
-    const double x = win[static_cast<std::size_t>(i - lo)];
-    if (i < onset) e1 += x * x, ++n1;
-    else e2 += x * x, ++n2;
-  }
-  const double snr = (n1 > 0 && n2 > 0 && e1 > 0) ? std::sqrt((e2 / static_cast<double>(n2)) / (e1 / static_cast<double>(n1))) : 0.0;
+  const double snr = onset > lo ? onset_snr(win, static_cast<std::size_t>(onset - lo)) : 0.0;
   if (snr < cfg_.min_snr) return;
   Pick p;
   p.network = info_.network;
@@ -476,9 +469,7 @@ void StationProcessor::decide_pick(Channel& ch, std::int64_t trig_idx, double pe
   p.cft_peak = peak;
   p.snr = snr;
   // Uncertainty: width of the AIC minimum, widened when the SNR is low; bounded to [1 sample, 1 s].
-  double unc = half / ch.fs * (1.0 + 2.0 / std::max(snr, 1.0));
-  unc = std::clamp(unc, 1.0 / ch.fs, 1.0);
-  p.uncertainty_s = std::round(unc * 1000.0) / 1000.0;
+  p.uncertainty_s = pick_uncertainty_s(half, ch.fs, snr);
   last_pick_us_ = p.time_us;
   picks_.push_back(p);
   const std::int64_t now_ms = ch.next_us / 1000;

@@ -190,4 +190,38 @@ AicResult aic_onset(std::span<const double> x, double delta) {
   return r;
 }
 
+double onset_snr(std::span<const double> x, std::size_t onset) {
+  double e1 = 0, e2 = 0;
+  const std::size_t n = x.size();
+  for (std::size_t i = 0; i < n; ++i) (i < onset ? e1 : e2) += x[i] * x[i];
+  if (onset == 0 || onset >= n || !(e1 > 0)) return 0.0;
+  return std::sqrt((e2 / static_cast<double>(n - onset)) / (e1 / static_cast<double>(onset)));
+}
+
+double pick_uncertainty_s(double half_width, double fs, double snr) {
+  const double unc = std::clamp(half_width / fs * (1.0 + 2.0 / std::max(snr, 1.0)), 1.0 / fs, 1.0);
+  return std::round(unc * 1000.0) / 1000.0;
+}
+
+std::vector<double> kurtosis_cf(std::span<const double> x, std::size_t n) {
+  std::vector<double> k(x.size(), 0.0);
+  if (n < 4 || x.size() < n) return k;
+  for (std::size_t i = n - 1; i < x.size(); ++i) {
+    const auto w = x.subspan(i + 1 - n, n);
+    double mean = 0;
+    for (double v : w) mean += v;
+    mean /= static_cast<double>(n);
+    double m2 = 0, m4 = 0;
+    for (double v : w) {
+      const double d2 = (v - mean) * (v - mean);
+      m2 += d2;
+      m4 += d2 * d2;
+    }
+    m2 /= static_cast<double>(n);
+    m4 /= static_cast<double>(n);
+    k[i] = m2 > 0 ? m4 / (m2 * m2) : 0.0;
+  }
+  return k;
+}
+
 }  // namespace tw::seismic

@@ -11,10 +11,16 @@ TEST(AcceptanceTest, NorwayPicksAgainstAnalystPicks) {
   ASSERT_FALSE(j.contains("error")) << j.dump();
   EXPECT_EQ(j["analyst_p_picks"], 14);
   EXPECT_LE(j["median_abs_error_s"].get<double>(), 0.10);
-  // Acceptance asks for >= 90% within 0.5 s; we reach 11/14 (two distant emergent Pn picks at
-  // 539/869 km are missed, one weight-2 emergent pick is 0.95 s late). Guard the measured level.
-  EXPECT_GE(j["fraction_within_0_5_s"].get<double>(), 11.0 / 14 - 1e-9);
-  EXPECT_GE(j["matched"].get<int>(), 12);
+  // Acceptance: >= 90% within 0.5 s. We reach 13/14: the weight-2 emergent pick at OSG is 0.97 s late.
+  EXPECT_GE(j["fraction_within_0_5_s"].get<double>(), 0.9);
+  EXPECT_EQ(j["matched"].get<int>(), 14);
+  EXPECT_TRUE(j["pass"].get<bool>());
+  // The 2021 event (other stations, 100-200 Hz broadband) is scored the same way: 4 analyst P picks.
+  ASSERT_EQ(j["other_events"].size(), 1u);
+  const auto& e = j["other_events"][0];
+  EXPECT_EQ(e["analyst_p_picks"], 4);
+  EXPECT_EQ(e["within_0_5_s"], 4);
+  EXPECT_LE(e["median_abs_error_s"].get<double>(), 0.10);
 }
 
 TEST(AcceptanceTest, OpenEewEventsDetectedLocatedSizedAndAlertedInTime) {

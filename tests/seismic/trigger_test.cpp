@@ -90,6 +90,40 @@ TEST(AicTest, FindsAVarianceChange) {
   EXPECT_FALSE(aic_onset(std::vector<double>(4, 1.0)).ok);
 }
 
+TEST(KurtosisTest, NearThreeForGaussianNoiseAndLargeAtAnImpulse) {
+  std::mt19937 rng(5);
+  std::normal_distribution<double> nd;
+  std::vector<double> x(20000);
+  for (auto& v : x) v = nd(rng);
+  auto k = kurtosis_cf(x, 2000);
+  EXPECT_EQ(k[1998], 0.0);  // no full window yet
+  double mean = 0;
+  for (std::size_t i = 1999; i < k.size(); ++i) mean += k[i];
+  mean /= static_cast<double>(k.size() - 1999);
+  EXPECT_NEAR(mean, 3.0, 0.1);
+  x[10000] = 50;  // one impulse: kurtosis jumps when it enters the window and drops when it leaves
+  k = kurtosis_cf(x, 2000);
+  EXPECT_GT(k[10000] - k[9999], 100);
+  EXPECT_LT(k[12000] - k[11999], -100);
+  // the definition, directly, at one index
+  double m = 0, m2 = 0, m4 = 0;
+  for (std::size_t i = 8001; i <= 10000; ++i) m += x[i];
+  m /= 2000;
+  for (std::size_t i = 8001; i <= 10000; ++i) m2 += std::pow(x[i] - m, 2), m4 += std::pow(x[i] - m, 4);
+  EXPECT_NEAR(k[10000], (m4 / 2000) / std::pow(m2 / 2000, 2), 1e-9 * k[10000]);
+}
+
+TEST(OnsetTest, SnrAndUncertainty) {
+  std::vector<double> x(100, 1.0);
+  for (std::size_t i = 60; i < 100; ++i) x[i] = i % 2 ? 4.0 : -4.0;
+  EXPECT_DOUBLE_EQ(onset_snr(x, 60), 4.0);
+  EXPECT_EQ(onset_snr(x, 0), 0.0);
+  EXPECT_EQ(onset_snr(x, 100), 0.0);
+  EXPECT_DOUBLE_EQ(pick_uncertainty_s(2, 100, 2), 0.04);   // 2 samples x (1 + 2/2)
+  EXPECT_DOUBLE_EQ(pick_uncertainty_s(0, 100, 50), 0.01);  // at least one sample
+  EXPECT_DOUBLE_EQ(pick_uncertainty_s(500, 100, 0.5), 1.0);  // at most 1 s
+}
+
 // ObsPy's network coincidence trigger example: BW.UH1-4, 10-20 Hz band-pass, recursive STA/LTA 0.5 s / 10 s,
 // on 3.5, off 1, coincidence sum 3 -> exactly three triggers (reference: ObsPy trigger tutorial / tests).
 TEST(ObspyReferenceTest, CoincidenceTriggerOnUhNetwork) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tw/core/result.hpp"
+#include "tw/seismic/picker.hpp"
 #include "tw/seismic/quake.hpp"
 #include "tw/seismic/station.hpp"
 
@@ -22,7 +23,8 @@ struct Calibration {
   double counts_per_cms = 0;      // velocity sensors: 0 = uncalibrated (picks only)
 };
 
-// Picks every station in `traces` (grouped by network.station), at maximum speed.
+// Picks every station in `traces` (grouped by network.station) with the site chain, at maximum speed.
+// `quake pick` uses the offline run_multiband_picker (picker.hpp) instead.
 std::vector<Pick> run_picker(const std::vector<Trace>& traces, const ProcessorConfig& cfg,
                              const std::vector<StationInfo>& stations = {}, const Calibration& cal = {});
 
@@ -43,7 +45,7 @@ nlohmann::json detect_json(const DetectResult& r);
 // Acceptance evaluations on the recordings under data_dir()/seismic (see docs/seismic.md).
 // Each returns a JSON summary with the measured figures and a "pass" flag per criterion.
 nlohmann::json eval_obspy_coincidence(const std::filesystem::path& dir);
-nlohmann::json eval_norway_picks(const std::filesystem::path& dir, const ProcessorConfig& cfg = {});
+nlohmann::json eval_norway_picks(const std::filesystem::path& dir, const MultiBandPickerConfig& cfg = {});
 nlohmann::json eval_openeew(const std::filesystem::path& dir, const std::vector<std::string>& only_files = {},
                             const ProcessorConfig& pcfg = {}, const QuakeConfig& qcfg = {});
 

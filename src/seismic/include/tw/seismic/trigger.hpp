@@ -91,4 +91,16 @@ struct AicResult {
 };
 AicResult aic_onset(std::span<const double> x, double delta = 2.0);
 
+// Onset signal-to-noise ratio: RMS of x[onset..] over RMS of x[..onset) (0 when either side is empty).
+double onset_snr(std::span<const double> x, std::size_t onset);
+
+// Pick uncertainty in seconds from the AIC minimum half width (samples), widened at low SNR:
+// half / fs * (1 + 2 / max(snr, 1)), bounded to [1 sample, 1 s] and rounded to the millisecond.
+double pick_uncertainty_s(double half_width, double fs, double snr);
+
+// Sliding-window kurtosis (fourth standardised moment) of x over the `n` samples ending at each index
+// (Saragiotis et al. 2002; Baillard et al. 2014): large where an impulsive arrival enters the window of
+// Gaussian-like noise (kurtosis ~3). Values before a full window are 0.
+std::vector<double> kurtosis_cf(std::span<const double> x, std::size_t n);
+
 }  // namespace tw::seismic
