@@ -112,8 +112,11 @@ std::vector<Message> CameraAnalyzer::feed(const cv::Mat& bgr, std::int64_t ts_ms
     const std::string label = t.class_id >= 0 && static_cast<size_t>(t.class_id) < names.size()
                                   ? names[static_cast<size_t>(t.class_id)]
                                   : fmt::format("class{}", t.class_id);
-    obs.push_back(ObjectObservation{t.id, label, Point{0.5 * (t.box.x0 + t.box.x1), static_cast<double>(t.box.y1)},
-                                    t.hits, static_cast<double>(t.box.height())});
+    // Detections are clipped to the frame but the filtered box can overshoot it by a fraction of a pixel; the
+    // reference point is clipped too, so that a line drawn to the frame edge still meets a person cut by it.
+    const Point ref{std::clamp(0.5 * (t.box.x0 + t.box.x1), 0.0, static_cast<double>(bgr.cols)),
+                    std::clamp(static_cast<double>(t.box.y1), 0.0, static_cast<double>(bgr.rows))};
+    obs.push_back(ObjectObservation{t.id, label, ref, t.hits, static_cast<double>(t.box.height())});
   }
   counter_.update(obs);
   dirty_ = true;

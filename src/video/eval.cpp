@@ -334,7 +334,7 @@ void add_eval_cli(CLI::App& app, cli::Context& ctx) {
     int threads = 0;
     double fps = 0;
     std::string cache, input_size;
-    float score = -1;
+    float score = -1, nms = -1;
     float hyst = -1;
     int min_hits = -1, max_lost = -1, track_min_hits = -1;
     float high = -1, newt = -1, iou1 = -1;
@@ -349,6 +349,7 @@ void add_eval_cli(CLI::App& app, cli::Context& ctx) {
   counts->add_option("--detections-cache", ca->cache, "Tuning aid: replay/record detections (JSON lines)");
   counts->add_option("--input-size", ca->input_size, "Detector input WxH (multiples of 32)");
   counts->add_option("--score", ca->score, "Detector score threshold");
+  counts->add_option("--nms", ca->nms, "Detector NMS IoU threshold");
   counts->add_option("--hysteresis", ca->hyst, "Line hysteresis in pixels");
   counts->add_option("--min-track-hits", ca->min_hits, "Counter: minimum matched detections of a track");
   counts->add_option("--max-lost", ca->max_lost, "Tracker: frames a lost track is kept");
@@ -376,6 +377,7 @@ void add_eval_cli(CLI::App& app, cli::Context& ctx) {
       o.analyzer.detector.input_height = h;
     }
     if (ca->score >= 0) o.analyzer.detector.score_threshold = ca->score;
+    if (ca->nms >= 0) o.analyzer.detector.nms_threshold = ca->nms;
     if (ca->hyst >= 0) o.analyzer.counter.hysteresis_px = ca->hyst;
     if (ca->min_hits >= 0) o.analyzer.counter.min_track_hits = ca->min_hits;
     if (ca->max_lost >= 0) o.analyzer.tracker.max_lost_frames = ca->max_lost;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include <fmt/core.h>
 #include <opencv2/videoio.hpp>
@@ -26,16 +27,21 @@ class OpenCvReader final : public FrameReader {
     }
     try {
       if (!cap_.read(bgr)) return false;
+      // FFmpeg reports 0 for the last frames flushed from the decoder: keep the latest real time.
+      const double t = cap_.get(cv::CAP_PROP_POS_MSEC);
+      if (std::isfinite(t) && (std::isnan(pos_ms_) || t > pos_ms_)) pos_ms_ = t;
     } catch (const cv::Exception&) {
       return false;
     }
     return !bgr.empty();
   }
+  double position_ms() const override { return pos_ms_; }
 
  private:
   cv::VideoCapture cap_;
   VideoInfo info_;
   cv::Mat first_;
+  double pos_ms_ = std::numeric_limits<double>::quiet_NaN();
 };
 
 }  // namespace
@@ -96,11 +102,18 @@ Result<std::int64_t> for_each_frame(const std::string& path,
     ++n;
     if (!go_on) return n;
   }
-  // Containers give exact counts for the files we handle (AVI index, MP4 sample tables); allow a small slack
-  // for B-frame/estimate differences, but a file that stops well short of it has been cut.
-  if (!is_stream_url(path) && info.frame_count > 0 && n + 2 < info.frame_count)
-    return make_error("truncated", fmt::format("{}: decoded {} of {} frames: the file is truncated or corrupt", path,
-                                               n, info.frame_count));
+  // A cut file stops short of both the frame count and the duration its container announces. A count alone
+  // misleads (see the header), so the last frame's time must fall short too, by more than 2% of the duration
+  // (at least two frames: start offsets and edit lists).
+  if (!is_stream_url(path) && info.frame_count > 0 && n + 2 < info.frame_count) {
+    const double t = reader->position_ms();
+    const bool timed = info.fps > 0 && std::isfinite(t) && t > 0;
+    const double frame_ms = timed ? 1000.0 / info.fps : 0.0;
+    const double duration_ms = static_cast<double>(info.frame_count) * frame_ms;
+    if (!timed || t + std::max(2 * frame_ms, 0.02 * duration_ms) < duration_ms)
+      return make_error("truncated", fmt::format("{}: decoded {} of {} frames: the file is truncated or corrupt",
+                                                 path, n, info.frame_count));
+  }
   return n;
 }
 

@@ -9,6 +9,7 @@ namespace {
 
 constexpr double kStdPos = 1.0 / 20.0;
 constexpr double kStdVel = 1.0 / 160.0;
+constexpr double kChi2Inv95Dof4 = 9.4877;  // chi-square 0.95 quantile, 4 degrees of freedom (DeepSORT's gate)
 
 inline double& at(std::array<double, 64>& m, int r, int c) { return m[static_cast<size_t>(r * 8 + c)]; }
 inline double at(const std::array<double, 64>& m, int r, int c) { return m[static_cast<size_t>(r * 8 + c)]; }
@@ -78,14 +79,29 @@ void KalmanBoxFilter::predict() {
   for (int i = 0; i < 8; ++i) at(p_, i, i) += q[i] * q[i];
 }
 
-void KalmanBoxFilter::update(const Box& b) {
+bool KalmanBoxFilter::innovation(const Box& b, double y[4], double s_inv[16]) const {
   const auto z = to_z(b);
   const double h = x_[3];
   const double rr[4] = {kStdPos * h, kStdPos * h, 1e-1, kStdPos * h};
-  double s[16], si[16];
+  double s[16];
   for (int r = 0; r < 4; ++r)
     for (int c = 0; c < 4; ++c) s[r * 4 + c] = at(p_, r, c) + (r == c ? rr[r] * rr[r] : 0.0);
-  if (!invert4(s, si)) return;
+  for (int i = 0; i < 4; ++i) y[i] = z[static_cast<size_t>(i)] - x_[static_cast<size_t>(i)];
+  return invert4(s, s_inv);
+}
+
+double KalmanBoxFilter::gating_distance(const Box& b) const {
+  double y[4], si[16];
+  if (!innovation(b, y, si)) return std::numeric_limits<double>::infinity();
+  double d2 = 0;
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) d2 += y[r] * si[r * 4 + c] * y[c];
+  return d2;
+}
+
+void KalmanBoxFilter::update(const Box& b) {
+  double y[4], si[16];
+  if (!innovation(b, y, si)) return;
   // K = P[:, 0:4] * S^-1  (8x4)
   double k[32];
   for (int r = 0; r < 8; ++r)
@@ -94,8 +110,6 @@ void KalmanBoxFilter::update(const Box& b) {
       for (int j = 0; j < 4; ++j) acc += at(p_, r, j) * si[j * 4 + c];
       k[r * 4 + c] = acc;
     }
-  double y[4];
-  for (int i = 0; i < 4; ++i) y[i] = z[static_cast<size_t>(i)] - x_[static_cast<size_t>(i)];
   for (int r = 0; r < 8; ++r) {
     double acc = 0;
     for (int j = 0; j < 4; ++j) acc += k[r * 4 + j] * y[j];
@@ -199,6 +213,9 @@ std::vector<Track> Tracker::update(const std::vector<TrackInput>& dets) {
     }
   }
   for (auto& s : slots_) {
+    // As in ByteTrack's multi_predict: a lost track keeps its size (height velocity zeroed), so that its box
+    // neither shrinks to nothing nor balloons while it is not observed.
+    if (s.t.state == TrackState::lost) s.kf.hold_size();
     s.kf.predict();
     s.t.box = s.kf.box();
     s.t.det_index = -1;
@@ -206,28 +223,26 @@ std::vector<Track> Tracker::update(const std::vector<TrackInput>& dets) {
   }
   std::vector<char> slot_matched(slots_.size(), 0);
 
-  // Matches det indices `di` against slot indices `si` with an IoU threshold; returns unmatched dets.
-  auto associate = [&](const std::vector<int>& si, const std::vector<int>& di, float min_iou, bool fuse) {
+  // Matches det indices `di` against slot indices `si` by minimum total cost; pair_cost(slot, det) is the cost of
+  // a pair, infinite (or above max_cost) when the pair is not allowed. Returns the unmatched dets.
+  auto associate = [&](const std::vector<int>& si, const std::vector<int>& di, double max_cost, auto&& pair_cost) {
     const int r = static_cast<int>(si.size()), c = static_cast<int>(di.size());
     std::vector<int> unmatched_dets;
     if (r == 0 || c == 0) return di;
     std::vector<double> cost(static_cast<size_t>(r * c), std::numeric_limits<double>::infinity());
     for (int a = 0; a < r; ++a) {
-      const Track& t = slots_[static_cast<size_t>(si[static_cast<size_t>(a)])].t;
+      const Slot& s = slots_[static_cast<size_t>(si[static_cast<size_t>(a)])];
       for (int b = 0; b < c; ++b) {
         const TrackInput& d = dets[static_cast<size_t>(di[static_cast<size_t>(b)])];
-        if (cfg_.class_aware && d.class_id != t.class_id) continue;
-        const float iou = box_iou(t.box, d.box);
-        if (iou < min_iou) continue;
-        const double sim = fuse ? static_cast<double>(iou) * d.score : iou;
-        cost[static_cast<size_t>(a * c + b)] = 1.0 - sim;
+        if (cfg_.class_aware && d.class_id != s.t.class_id) continue;
+        cost[static_cast<size_t>(a * c + b)] = pair_cost(s, d);
       }
     }
-    auto m = linear_assignment(cost, r, c, 1.0);  // every finite cost passed the IoU gate
+    auto m = linear_assignment(cost, r, c, max_cost);
     std::vector<char> det_used(static_cast<size_t>(c), 0);
     for (int a = 0; a < r; ++a) {
       const int b = m[static_cast<size_t>(a)];
-      if (b < 0 || !std::isfinite(cost[static_cast<size_t>(a * c + b)])) continue;
+      if (b < 0) continue;
       const size_t sidx = static_cast<size_t>(si[static_cast<size_t>(a)]);
       const int didx = di[static_cast<size_t>(b)];
       Slot& s = slots_[sidx];
@@ -247,6 +262,14 @@ std::vector<Track> Tracker::update(const std::vector<TrackInput>& dets) {
       if (!det_used[static_cast<size_t>(b)]) unmatched_dets.push_back(di[static_cast<size_t>(b)]);
     return unmatched_dets;
   };
+  // IoU cost (1 - IoU, or 1 - IoU x score when fused) with a minimum IoU.
+  auto iou_cost = [](float min_iou, bool fuse) {
+    return [min_iou, fuse](const Slot& s, const TrackInput& d) {
+      const float iou = box_iou(s.t.box, d.box);
+      if (iou < min_iou) return std::numeric_limits<double>::infinity();
+      return 1.0 - (fuse ? static_cast<double>(iou) * d.score : static_cast<double>(iou));
+    };
+  };
 
   // Stage 1: confirmed tracks (tracked + lost) against high-score detections.
   std::vector<int> pool, tentative;
@@ -257,15 +280,31 @@ std::vector<Track> Tracker::update(const std::vector<TrackInput>& dets) {
       pool.push_back(static_cast<int>(i));
     }
   }
-  std::vector<int> high_left = associate(pool, high, cfg_.match_iou_first, cfg_.fuse_score);
+  std::vector<int> high_left = associate(pool, high, 1.0, iou_cost(cfg_.match_iou_first, cfg_.fuse_score));
   // Stage 2: tracks that were tracked last frame and are still unmatched, against low-score detections.
   std::vector<int> pool2;
   for (int i : pool)
     if (!slot_matched[static_cast<size_t>(i)] && slots_[static_cast<size_t>(i)].t.state == TrackState::tracked)
       pool2.push_back(i);
-  (void)associate(pool2, low, cfg_.match_iou_second, false);
+  (void)associate(pool2, low, 1.0, iou_cost(cfg_.match_iou_second, false));
   // Stage 3: tentative tracks against the high-score detections left.
-  high_left = associate(tentative, high_left, cfg_.match_iou_unconfirmed, cfg_.fuse_score);
+  high_left = associate(tentative, high_left, 1.0, iou_cost(cfg_.match_iou_unconfirmed, cfg_.fuse_score));
+
+  // Stage 4 (recovery): confirmed tracks still unmatched against the high-score detections left, before these
+  // start new tracks. A track hidden for a few frames by a passer-by often comes back too far from its predicted
+  // box for any IoU; the Kalman gate of SORT / DeepSORT (squared Mahalanobis distance under the innovation
+  // covariance, below the chi-square 95% quantile for 4 degrees of freedom) grows with the time the track was
+  // lost, so it re-attaches the same person instead of starting a fragment (which would lose a line crossing
+  // made while hidden).
+  if (cfg_.recover_max_lost_frames >= 0) {
+    std::vector<int> pool4;
+    for (int i : pool)
+      if (!slot_matched[static_cast<size_t>(i)] &&
+          slots_[static_cast<size_t>(i)].t.lost_frames <= cfg_.recover_max_lost_frames)
+        pool4.push_back(i);
+    high_left = associate(pool4, high_left, kChi2Inv95Dof4,
+                          [](const Slot& s, const TrackInput& d) { return s.kf.gating_distance(d.box); });
+  }
 
   // Unmatched tracks: tracked -> lost; tentative -> removed; lost too long -> removed.
   std::vector<Slot> keep;

@@ -69,6 +69,19 @@ TEST(Source, BrokenFilesGiveClearErrors) {
   EXPECT_NE(n.error().message.find("cut.avi"), std::string::npos);
 }
 
+TEST(Source, ContainersThatMisstateTheirFrameCountAreReadToTheEnd) {
+  // Recorded clips whose containers announce more frames than they decode, though the last frame's time
+  // reaches the announced duration: an AVI at 50 fps holding 25 fps H.264 (341 of 682) and an MP4 with an
+  // edit list (917 of 922). Neither is truncated.
+  const auto video = tw::data_dir() / "video";
+  for (const auto& [file, frames] : {std::pair{video / "plaza_topdown_unknown" / "plaza_topdown_1280x720.avi", 341},
+                                     std::pair{video / "bridge_traffic_unknown" / "car_traffic_small.mp4", 917}}) {
+    auto n = for_each_frame(file.string(), [](const cv::Mat&, std::int64_t) { return true; });
+    ASSERT_TRUE(n) << n.error().message;
+    EXPECT_EQ(*n, frames) << file;
+  }
+}
+
 TEST(Source, DropPolicyNames) {
   EXPECT_EQ(*parse_drop_policy("block"), DropPolicy::block);
   EXPECT_EQ(parse_drop_policy("random").error().code, "bad_config");

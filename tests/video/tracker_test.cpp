@@ -174,3 +174,70 @@ TEST(MotFile, Errors) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, "not_found");
 }
+
+TEST(Kalman, GatingDistanceWidensWhileLost) {
+  KalmanBoxFilter kf;
+  kf.init(Box{100, 100, 120, 150});
+  for (int i = 1; i <= 10; ++i) {
+    kf.predict();
+    const float fi = static_cast<float>(i);
+    kf.update(Box{100 + 3 * fi, 100, 120 + 3 * fi, 150});
+  }
+  kf.predict();
+  const Box p = kf.box();
+  EXPECT_LT(kf.gating_distance(p), 0.01);  // the predicted box itself
+  // 15 px (0.3 box heights) off, IoU 0.14: outside the 95% gate right after a match ...
+  EXPECT_GT(kf.gating_distance(Box{p.x0 + 15, p.y0, p.x1 + 15, p.y1}), 9.4877);
+  for (int i = 0; i < 3; ++i) kf.predict();  // ... inside it after three frames unobserved
+  const Box p4 = kf.box();
+  EXPECT_LT(kf.gating_distance(Box{p4.x0 + 15, p4.y0, p4.x1 + 15, p4.y1}), 9.4877);
+  EXPECT_GT(kf.gating_distance(Box{p4.x0, p4.y0 - 25, p4.x1, p4.y1}), 9.4877);  // a box 1.5 times as tall is not
+}
+
+// A walker hidden for three frames comes back 15 px (0.3 box heights) away from where the constant-velocity
+// prediction puts it, too far for any IoU stage: the Kalman-gated recovery stage gives it back its id instead
+// of starting a fragment; with the stage off it gets a new track.
+TEST(Tracker, RecoversBrieflyHiddenTrackByKalmanGate) {
+  for (int recover : {5, -1}) {
+    TrackerConfig cfg;
+    cfg.recover_max_lost_frames = recover;
+    Tracker t(cfg);
+    int id = 0;
+    std::vector<Track> out;
+    for (int f = 0; f < 14; ++f) {
+      const float ff = static_cast<float>(f);
+      const float x = 100 + 3 * ff + (f >= 10 ? 15.f : 0.f);  // 7..9 hidden; back displaced by 15 px
+      std::vector<TrackInput> d;
+      if (f < 7 || f >= 10) d.push_back({Box{x, 100, x + 20, 150}, 0.9f, 0});
+      out = t.update(d);
+      if (f == 6) {
+        ASSERT_EQ(out.size(), 1u);
+        id = out[0].id;
+      }
+    }
+    ASSERT_EQ(out.size(), 1u);
+    if (recover >= 0) {
+      EXPECT_EQ(out[0].id, id);
+    } else {
+      EXPECT_NE(out[0].id, id);
+    }
+  }
+}
+
+// A lost track keeps its size (ByteTrack zeroes the height velocity of lost tracks): a person walking away,
+// whose box shrank 2 px a frame, is predicted at its last height while unobserved, not ever smaller.
+TEST(Tracker, LostTrackKeepsItsSize) {
+  Tracker t;
+  float h = 0;
+  for (int f = 0; f < 10; ++f) {
+    const float ff = static_cast<float>(f);
+    (void)t.update({{Box{100 + 2 * ff, 100 + 2 * ff, 130 + 2 * ff, 180}, 0.9f, 0}});
+    h = t.tracks().at(0).box.height();
+  }
+  for (int f = 0; f < 8; ++f) {
+    (void)t.update({});
+    ASSERT_EQ(t.tracks().size(), 1u);
+    EXPECT_EQ(t.tracks()[0].state, TrackState::lost);
+    EXPECT_NEAR(t.tracks()[0].box.height(), h, 2.0) << "unobserved frame " << f + 1;
+  }
+}

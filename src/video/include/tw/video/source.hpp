@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +42,8 @@ class FrameReader {
   virtual const VideoInfo& info() const = 0;
   // Next frame; false at the end of the file or when the stream delivers nothing.
   virtual bool read(cv::Mat& bgr) = 0;
+  // Latest presentation time of a frame read so far, in ms from the start; NaN when the source has none.
+  virtual double position_ms() const { return std::numeric_limits<double>::quiet_NaN(); }
 };
 
 // Opens a file path or a URL (rtsp://, http://, ...) with FFmpeg via cv::VideoCapture.
@@ -48,8 +51,10 @@ class FrameReader {
 Result<std::unique_ptr<FrameReader>> open_video(const std::string& url);
 bool is_stream_url(const std::string& url);
 
-// Reads a whole file, checking it decodes to the end: a file that stops decoding before the frame count its
-// container announces gives error truncated ("FILE: decoded N of M frames"). Calls fn for each frame.
+// Reads a whole file, checking it decodes to the end: a file that stops decoding both before the frame count
+// its container announces and before the duration it announces gives error truncated ("FILE: decoded N of M
+// frames"). Either alone is not enough: containers misstate counts (an AVI at 50 fps holding 25 fps video,
+// MP4 edit lists) while the last frame's time still reaches the end. Calls fn for each frame.
 Result<std::int64_t> for_each_frame(const std::string& path, const std::function<bool(const cv::Mat&, std::int64_t)>& fn);
 
 enum class DropPolicy {

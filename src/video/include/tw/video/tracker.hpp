@@ -1,7 +1,8 @@
 #pragma once
 // Multi-object tracker: constant-velocity Kalman filter per track on (cx, cy, aspect, height) and a two-stage
 // association in the manner of ByteTrack (high-confidence detections first, then low-confidence detections
-// against the tracks still unmatched), with lost tracks kept for a while so that short occlusions keep their id.
+// against the tracks still unmatched), with lost tracks kept for a while so that short occlusions keep their id,
+// and a last Kalman-gated stage (SORT / DeepSORT gating) that gives briefly hidden tracks their detections back.
 // The API uses no OpenCV types. Track ids are local to one Tracker and die with it: they never leave the site.
 #include <array>
 #include <cstdint>
@@ -34,6 +35,10 @@ struct TrackerConfig {
   int min_hits = 2;                // a track is confirmed after this many matched updates (1 = at once)
   bool class_aware = true;         // only match detections and tracks of the same class
   bool fuse_score = true;          // first stage cost uses IoU * detection score (ByteTrack mot20=false)
+  // Recovery stage: a confirmed track unmatched for at most this many updates may take a high detection left
+  // over, by Kalman gating instead of IoU (a walker hidden by a passer-by: ~0.5 s at 10 frames/s). Longer gaps
+  // are left to IoU: the constant-velocity prediction drifts and the gate grows too wide. -1 = off.
+  int recover_max_lost_frames = 5;
 };
 
 enum class TrackState { tentative, tracked, lost };
@@ -55,11 +60,17 @@ class KalmanBoxFilter {
  public:
   void init(const Box& b);
   void predict();
+  void hold_size() { x_[7] = 0; }  // zero the height velocity
   void update(const Box& b);
   Box box() const;
   const std::array<double, 8>& state() const { return x_; }
+  // Squared Mahalanobis distance of a measured box from the predicted one under the innovation covariance
+  // H P H^T + R: the gating test of SORT / DeepSORT (chi-square, 4 degrees of freedom).
+  double gating_distance(const Box& b) const;
 
  private:
+  // Innovation y = z(b) - H x and the inverse of its covariance; false when that is singular.
+  bool innovation(const Box& b, double y[4], double s_inv[16]) const;
   std::array<double, 8> x_{};
   std::array<double, 64> p_{};
 };
