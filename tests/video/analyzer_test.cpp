@@ -83,8 +83,7 @@ TEST(CameraAnalyzer, PetsFirstFramesCountsAndMessages) {
     err += std::abs(got.pos - truth[i].pos) + std::abs(got.neg - truth[i].neg);
     total += truth[i].pos + truth[i].neg;
   }
-  // 19 true crossings in these frames; measured 3 errors: the crossing in frame 3 (before a track can exist),
-  // one false crossing and one missed in the crowd around the lamp post.
+  // 19 true crossings in these frames; the errors left are tracking failures in the crowd around the lamp post.
   EXPECT_EQ(total, 19);
   EXPECT_LE(err, 4) << "count error " << err << " of " << total;
   EXPECT_EQ((*a)->stats().frames, kFrames);
