@@ -193,14 +193,19 @@ nlohmann::json summary(const std::vector<RunResult>& runs) {
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 50000;
   const int runs = argc > 2 ? std::atoi(argv[2]) : 5;
-  tw::test::Mosquitto broker;
-  broker.start();
   const double paced_rate = argc > 3 ? std::atof(argv[3]) : 5000;
   std::vector<RunResult> full, base, paced;
+  // A fresh broker for every run: the hub's persistent sessions of earlier runs would otherwise keep
+  // collecting messages in the broker and slow the later runs down.
+  auto on_fresh_broker = [](auto&& run) {
+    tw::test::Mosquitto broker;
+    broker.start();
+    return run(broker.url());
+  };
   for (int i = 0; i < runs; ++i) {
-    base.push_back(run_baseline(broker.url(), n, i));
-    full.push_back(run_full(broker.url(), n, i, 0));
-    paced.push_back(run_full(broker.url(), n, 100 + i, paced_rate));
+    base.push_back(on_fresh_broker([&](const std::string& url) { return run_baseline(url, n, i); }));
+    full.push_back(on_fresh_broker([&](const std::string& url) { return run_full(url, n, i, 0); }));
+    paced.push_back(on_fresh_broker([&](const std::string& url) { return run_full(url, n, 100 + i, paced_rate); }));
   }
   bool zero_loss = true;
   for (const auto& r : full) zero_loss = zero_loss && r.delivered == n && r.distinct == n;
