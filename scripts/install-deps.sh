@@ -12,7 +12,7 @@ BUILD_PKGS=(
   libsqlite3-dev libpq-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 TEST_PKGS=(
-  mosquitto opencv-data postgresql postgresql-15-postgis-3 chromium
+  mosquitto openssl opencv-data postgresql postgresql-15-postgis-3 chromium
 )
 
 want=("${BUILD_PKGS[@]}")

@@ -152,3 +152,49 @@ TEST(MqttClient, DeliversWhatArrivedTogetherAsOneBatchInOrder) {
   EXPECT_GT(largest, 1u);
   EXPECT_LE(largest, tw::bus::MqttClient::kMaxBatch);
 }
+
+TEST(MqttClient, ConnectsOverTlsWithAPasswordAndIsRefusedWithAWrongOne) {
+  tw::test::Mosquitto broker(0, {.tls = true, .username = "tower", .password = "s3cret-pass"});
+  broker.start();
+  auto options = [&](const std::string& id, const std::string& password) {
+    tw::bus::MqttOptions o;
+    o.broker.url = broker.url();
+    o.broker.client_id = id;
+    o.broker.ca_file = broker.ca_file();
+    o.broker.username = "tower";
+    o.broker.password = password;
+    o.broker.reconnect_min_ms = 100;
+    o.broker.reconnect_max_ms = 200;
+    return o;
+  };
+  auto sub = tw::bus::MqttClient::create(options("tls-sub", "s3cret-pass"));
+  ASSERT_TRUE(sub) << sub.error().message;
+  std::mutex mu;
+  std::vector<std::string> got;
+  (*sub)->add_subscription("tw/v1/+/+", 1);
+  (*sub)->on_messages([&](std::span<const tw::RawMessage> batch) {
+    std::lock_guard lock(mu);
+    for (const auto& m : batch) got.push_back(m.payload);
+  });
+  auto intruder = tw::bus::MqttClient::create(options("tls-intruder", "wrong"));
+  ASSERT_TRUE(intruder);
+  ASSERT_TRUE((*intruder)->start());
+  ASSERT_TRUE((*sub)->start());
+  ASSERT_TRUE(tw::test::wait_until([&] { return (*sub)->connected(); }, std::chrono::seconds(10)));
+
+  auto pub = tw::bus::MqttClient::create(options("tls-pub", "s3cret-pass"));
+  ASSERT_TRUE(pub);
+  ASSERT_TRUE((*pub)->start());
+  ASSERT_TRUE(tw::test::wait_until([&] { return (*pub)->connected(); }, std::chrono::seconds(10)));
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE((*pub)->publish("tw/v1/s1/test", std::to_string(i), 1));
+  ASSERT_TRUE(tw::test::wait_until([&] { std::lock_guard l(mu); return got.size() >= 200; }, std::chrono::seconds(20)));
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(got.size(), 200u);
+    EXPECT_EQ(got.front(), "0");
+    EXPECT_EQ(got.back(), "199");
+  }
+  // The wrong password has been retried all along and never got in.
+  EXPECT_FALSE((*intruder)->connected());
+  EXPECT_FALSE((*intruder)->publish("tw/v1/s1/test", "x", 1));
+}

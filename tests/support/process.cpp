@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -200,7 +201,14 @@ std::optional<HttpReply> http_get(int port, const std::string& path, const std::
   return r;
 }
 
-Mosquitto::Mosquitto(int port) : port_(port == 0 ? free_port() : port) {}
+Mosquitto::Mosquitto(int port, MosquittoOptions options)
+    : port_(port == 0 ? free_port() : port), options_(std::move(options)) {}
+
+namespace {
+void run_or_throw(const std::string& cmd) {
+  if (std::system((cmd + " >/dev/null 2>&1").c_str()) != 0) throw std::runtime_error("test setup failed: " + cmd);
+}
+}  // namespace
 
 Mosquitto::~Mosquitto() { stop(); }
 
@@ -209,8 +217,24 @@ void Mosquitto::start() {
   if (::access(bin, X_OK) != 0) throw std::runtime_error("mosquitto is not installed (apt-get install mosquitto)");
   const passwd* pw = ::getpwuid(::getuid());
   std::string conf = dir_.file("mosquitto.conf");
-  write_file(conf, "listener " + std::to_string(port_) + " 127.0.0.1\n" +
-                       "allow_anonymous true\n"
+  std::string security = "allow_anonymous true\n";
+  const std::string d = dir_.path().string();
+  if (options_.tls && !std::filesystem::exists(dir_.file("server.crt"))) {
+    // A CA and a server certificate for 127.0.0.1 (the name the client checks), EC keys: quick to make.
+    write_file(dir_.file("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+    const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    run_or_throw("openssl req -x509" + ec + " -keyout " + d + "/ca.key -out " + d + "/ca.crt -days 2 -subj /CN=tw-test-ca");
+    run_or_throw("openssl req" + ec + " -keyout " + d + "/server.key -out " + d + "/server.csr -subj /CN=127.0.0.1");
+    run_or_throw("openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.crt -CAkey " + d + "/ca.key -CAcreateserial -out " +
+                 d + "/server.crt -days 2 -extfile " + d + "/san.ext");
+  }
+  if (!options_.username.empty()) {
+    run_or_throw("mosquitto_passwd -b -c " + d + "/passwd " + options_.username + " " + options_.password);
+    security = "allow_anonymous false\npassword_file " + d + "/passwd\n";
+  }
+  if (options_.tls)
+    security += "cafile " + d + "/ca.crt\ncertfile " + d + "/server.crt\nkeyfile " + d + "/server.key\n";
+  write_file(conf, "listener " + std::to_string(port_) + " 127.0.0.1\n" + security +
                        "persistence true\n"
                        "persistence_location " + dir_.path().string() + "/\n"
                        "autosave_interval 1\n"

@@ -61,17 +61,25 @@ struct HttpReply {
 std::optional<HttpReply> http_get(int port, const std::string& path, const std::string& bearer = {});
 
 // A mosquitto broker on 127.0.0.1 with persistence in a temp folder.
+struct MosquittoOptions {
+  bool tls = false;      // a TLS listener with a certificate for 127.0.0.1 from a throw-away CA (openssl)
+  std::string username;  // non-empty: anonymous clients are refused, this user/password is the only login
+  std::string password;
+};
+
 class Mosquitto {
  public:
-  explicit Mosquitto(int port = 0);
+  explicit Mosquitto(int port = 0, MosquittoOptions options = {});
   ~Mosquitto();
   void start();
   void stop();  // graceful: the broker saves its persistent state
   int port() const { return port_; }
-  std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return (options_.tls ? "mqtts://127.0.0.1:" : "mqtt://127.0.0.1:") + std::to_string(port_); }
+  std::string ca_file() const { return dir_.file("ca.crt"); }  // with tls: the CA that signed the broker
 
  private:
   int port_;
+  MosquittoOptions options_;
   TempDir dir_;
   Process proc_;
 };
