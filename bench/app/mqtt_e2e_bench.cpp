@@ -71,7 +71,7 @@ RunResult run_full(const std::string& url, int n, int run, double rate) {
   ho.broker.client_id = "bench-hub-" + std::to_string(run);
   auto hc_client = tw::bus::MqttClient::create(ho);
   (*hc_client)->add_subscription("tw/v1/+/+", 1);
-  (*hc_client)->on_messages([&](std::span<const tw::RawMessage> batch) { hub.ingest_raw_batch(batch); });
+  (*hc_client)->on_messages([&](std::span<const tw::RawMessage> batch) { return hub.ingest_raw_batch(batch); });
   (void)(*hc_client)->start();
   tw::test::wait_until([&] { return (*hc_client)->connected(); }, std::chrono::seconds(10));
 

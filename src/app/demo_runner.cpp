@@ -80,8 +80,6 @@ int run_demo(const DemoOptions& opts) {
     agents.push_back(std::move(agent));
   }
   add_demo_extra_sites(agents, bus, edge_metrics, data, opts.speed);
-  for (auto& a : agents) a->start();
-
   std::printf("towerwatch demo: dashboard and API at %s (state in %s, data from %s)\n", http.url().c_str(),
               state.c_str(), data.c_str());
   std::printf("demo API keys (log in to the dashboard with one; never use them outside the demo):\n");
@@ -89,6 +87,7 @@ int run_demo(const DemoOptions& opts) {
     std::printf("  %-18s %-9s %-32s %s\n", d.tenant.id.c_str(), hub::to_string(d.tenant.role).c_str(), d.key.c_str(),
                 d.tenant.name.c_str());
   std::fflush(stdout);
+  for (auto& a : agents) a->start();  // after the address is out: anyone who sees a site can find the log line
   wait_for_signal(opts.exit_after_s);
   spdlog::info("demo: stopping");
   for (auto& a : agents) a->stop();

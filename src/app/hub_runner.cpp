@@ -59,7 +59,7 @@ int run_hub(const HubConfig& cfg, double exit_after_s) {
     // forgets a message once the hub has it. Messages that arrive together are committed together.
     // Rejected messages are acknowledged too (they are counted and logged; redelivering them would
     // not make them valid).
-    mqtt->on_messages([&hub](std::span<const RawMessage> batch) { hub.ingest_raw_batch(batch); });
+    mqtt->on_messages([&hub](std::span<const RawMessage> batch) { return hub.ingest_raw_batch(batch); });
     if (auto st = mqtt->start(); !st) {
       spdlog::error("hub: {}", st.error().message);
       return 1;

@@ -101,14 +101,15 @@ void MqttClient::run() {
   while (!stopping_) {
     int rc = MOSQ_ERR_NO_CONN;
     if (mosquitto_socket(mosq_) >= 0) {
-      // Connecting (TCP, TLS handshake, CONNACK, SUBACK) runs libmosquitto's own loop, which hands
-      // messages over one at a time; once subscribed, messages are read and acknowledged in batches.
-      rc = connected_ ? serve_batch() : mosquitto_loop(mosq_, 100, 1);
+      // Connecting (TCP, TLS handshake, CONNACK) runs libmosquitto's own loop; from the CONNACK on, the
+      // messages the broker kept for our session are read and acknowledged in batches like the rest.
+      rc = session_up_ ? serve_batch() : mosquitto_loop(mosq_, 100, 1);
     }
     if (rc == MOSQ_ERR_SUCCESS) {
-      if (connected_) delay = min_delay;
+      if (session_up_ && !refused_) delay = min_delay;  // after a refusal, only an accepted batch resets it
       continue;
     }
+    session_up_ = false;
     if (stopping_) break;
     // Not connected: wait (stop() cuts the wait short), then reconnect, backing off exponentially.
     std::uint64_t stale = 0;
@@ -152,7 +153,19 @@ int MqttClient::serve_batch() {
       if (poll(&more, 1, 0) <= 0) break;
     }
     batching_ = false;
-    deliver();
+    if (!inbox_.empty()) {
+      refused_ = !deliver();
+      if (refused_) {
+        // Not stored: drop the connection with the PUBACKs still unsent (reconnect discards queued packets
+        // and closes the socket); run() backs off and reconnects, and the broker delivers the batch again.
+        spdlog::warn("mqtt {}: batch not accepted, reconnecting without acknowledging it", opts_.broker.client_id);
+        (void)mosquitto_reconnect_async(mosq_);
+        connected_ = false;
+        session_up_ = false;
+        if (on_state_) on_state_(false);
+        return MOSQ_ERR_CONN_LOST;
+      }
+    }
     if (rc != MOSQ_ERR_SUCCESS) return rc;
     if (mosquitto_socket(mosq_) < 0) return MOSQ_ERR_NO_CONN;
   }
@@ -162,14 +175,16 @@ int MqttClient::serve_batch() {
   return mosquitto_loop_misc(mosq_);
 }
 
-void MqttClient::deliver() {
-  if (inbox_.empty()) return;
+bool MqttClient::deliver() {
+  if (inbox_.empty()) return true;
+  bool ok = true;
   if (on_batch_) {
-    on_batch_(inbox_);
+    ok = on_batch_(inbox_);
   } else if (on_message_) {
     for (const auto& m : inbox_) on_message_(m.topic, m.payload);
   }
   inbox_.clear();
+  return ok;
 }
 
 Result<int> MqttClient::publish(const std::string& topic, std::string_view payload, int qos, bool retain) {
@@ -187,6 +202,7 @@ void MqttClient::cb_connect(mosquitto* m, void* self, int rc) {
     spdlog::warn("mqtt {}: connection refused: {}", c->opts_.broker.client_id, mosquitto_connack_string(rc));
     return;
   }
+  c->session_up_ = true;
   if (c->subs_.empty()) {
     c->connected_ = true;
     if (c->on_state_) c->on_state_(true);
@@ -208,6 +224,7 @@ void MqttClient::cb_subscribe(mosquitto*, void* self, int, int, const int*) {
 void MqttClient::cb_disconnect(mosquitto*, void* self, int rc) {
   auto* c = static_cast<MqttClient*>(self);
   c->connected_ = false;
+  c->session_up_ = false;
   if (c->stopping_) return;  // our own DISCONNECT at stop(): nothing to report
   if (rc != 0) spdlog::warn("mqtt {}: connection lost, reconnecting", c->opts_.broker.client_id);
   if (c->on_state_) c->on_state_(false);
@@ -224,7 +241,11 @@ void MqttClient::cb_message(mosquitto*, void* self, const mosquitto_message* msg
   // libmosquitto has queued this message's PUBACK; it is written by the network thread only after the
   // read phase, so the callback (the hub's commit) always comes first.
   c->inbox_.push_back({msg->topic, std::string(static_cast<const char*>(msg->payload), static_cast<size_t>(msg->payloadlen))});
-  if (!c->batching_) c->deliver();
+  // Before the CONNACK has been handled (libmosquitto's own loop) a message is delivered at once; only a
+  // TLS record that carries the CONNACK and messages behind it gets here. A refusal cannot hold back this
+  // PUBACK: it is logged.
+  if (!c->batching_ && !c->deliver())
+    spdlog::error("mqtt {}: a message delivered while connecting was not accepted", c->opts_.broker.client_id);
 }
 
 }  // namespace tw::bus

@@ -169,6 +169,10 @@ void Hub::tick_loop() {
 
 std::int64_t Hub::now_ms() const { return tw::now_ms(); }
 
+namespace {
+constexpr std::string_view kBadInput = "bad_argument";  // the store's code for input it will never accept
+}  // namespace
+
 Result<Message> Hub::parse_counted(std::string_view topic, std::string_view payload) {
   in_.inc();
   auto m = parse_message(payload, topic);
@@ -187,13 +191,15 @@ Status Hub::ingest_raw(std::string_view topic, std::string_view payload) {
   return ingest_batch(std::move(one));
 }
 
-void Hub::ingest_raw_batch(std::span<const RawMessage> batch) {
+bool Hub::ingest_raw_batch(std::span<const RawMessage> batch) {
   std::vector<Message> parsed;
   parsed.reserve(batch.size());
   for (const auto& r : batch) {
     if (auto m = parse_counted(r.topic, r.payload)) parsed.push_back(std::move(*m));
   }
-  if (!parsed.empty()) (void)ingest_batch(std::move(parsed));
+  if (parsed.empty()) return true;
+  auto st = ingest_batch(std::move(parsed));
+  return st || st.error().code == kBadInput;
 }
 
 Status Hub::ingest(const Message& m) {
@@ -262,7 +268,8 @@ Status Hub::store_and_process(const std::vector<Message>& batch) {
       if (!r) {
         store_errors_.inc();
         spdlog::error("hub: store insert of {} failed: {}", records[i].id, r.error().message);
-        if (result) result = r.error();
+        // The error returned is one worth retrying (the store failed) if any was; bad input is final.
+        if (result || (result.error().code == kBadInput && r.error().code != kBadInput)) result = r.error();
         failed[i] = true;
       } else {
         added[i] = one[0];

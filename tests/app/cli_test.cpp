@@ -58,6 +58,7 @@ TEST(Cli, DemoServesTheApiAndStopsCleanly) {
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
   EXPECT_NE(page->body.find("towerwatch"), std::string::npos);
+  // The address is printed before any site starts, so it is in the log by now.
   EXPECT_NE(tw::test::read_file(dir.file("demo.log")).find("http://127.0.0.1:" + std::to_string(port) + "/"),
             std::string::npos);
   EXPECT_EQ(demo.stop(), 0);

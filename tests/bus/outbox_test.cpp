@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <mutex>
 #include <thread>
 
@@ -128,6 +129,7 @@ TEST(MqttClient, DeliversWhatArrivedTogetherAsOneBatchInOrder) {
     }
     // A slow consumer (a store commit): what arrives meanwhile waits on the socket for the next batch.
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return true;
   });
   ASSERT_TRUE((*sub)->start());
   ASSERT_TRUE(tw::test::wait_until([&] { return (*sub)->connected(); }, std::chrono::seconds(10)));
@@ -175,6 +177,7 @@ TEST(MqttClient, ConnectsOverTlsWithAPasswordAndIsRefusedWithAWrongOne) {
   (*sub)->on_messages([&](std::span<const tw::RawMessage> batch) {
     std::lock_guard lock(mu);
     for (const auto& m : batch) got.push_back(m.payload);
+    return true;
   });
   auto intruder = tw::bus::MqttClient::create(options("tls-intruder", "wrong"));
   ASSERT_TRUE(intruder);
@@ -197,4 +200,54 @@ TEST(MqttClient, ConnectsOverTlsWithAPasswordAndIsRefusedWithAWrongOne) {
   // The wrong password has been retried all along and never got in.
   EXPECT_FALSE((*intruder)->connected());
   EXPECT_FALSE((*intruder)->publish("tw/v1/s1/test", "x", 1));
+}
+
+TEST(MqttClient, ABatchRefusedByTheConsumerIsDeliveredAgain) {
+  tw::test::Mosquitto broker;
+  broker.start();
+  tw::bus::MqttOptions sub_opts;
+  sub_opts.broker.url = broker.url();
+  sub_opts.broker.client_id = "refusing-sub";
+  sub_opts.broker.reconnect_min_ms = 50;
+  sub_opts.clean_session = false;  // the broker keeps what we did not acknowledge
+  auto sub = tw::bus::MqttClient::create(sub_opts);
+  ASSERT_TRUE(sub);
+  std::mutex mu;
+  std::vector<std::string> accepted;
+  int refusals = 0;
+  (*sub)->add_subscription("tw/v1/+/+", 1);
+  (*sub)->on_messages([&](std::span<const tw::RawMessage> batch) {
+    std::lock_guard lock(mu);
+    // A store that fails twice (say, the database is down for a moment), then recovers.
+    if (refusals < 2) {
+      ++refusals;
+      return false;
+    }
+    for (const auto& m : batch) accepted.push_back(m.payload);
+    return true;
+  });
+  ASSERT_TRUE((*sub)->start());
+  ASSERT_TRUE(tw::test::wait_until([&] { return (*sub)->connected(); }, std::chrono::seconds(10)));
+
+  tw::bus::MqttOptions pub_opts;
+  pub_opts.broker.url = broker.url();
+  pub_opts.broker.client_id = "refused-pub";
+  pub_opts.clean_session = true;
+  auto pub = tw::bus::MqttClient::create(pub_opts);
+  ASSERT_TRUE(pub);
+  ASSERT_TRUE((*pub)->start());
+  ASSERT_TRUE(tw::test::wait_until([&] { return (*pub)->connected(); }, std::chrono::seconds(10)));
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE((*pub)->publish("tw/v1/s1/test", std::to_string(i), 1));
+  ASSERT_TRUE(tw::test::wait_until(
+      [&] {
+        std::lock_guard l(mu);
+        return std::set<std::string>(accepted.begin(), accepted.end()).size() >= 50;
+      },
+      std::chrono::seconds(20)));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(refusals, 2);
+  // Every message was accepted in the end, in publish order, none skipped.
+  std::set<std::string> distinct(accepted.begin(), accepted.end());
+  EXPECT_EQ(distinct.size(), 50u);
+  EXPECT_EQ(accepted.front(), "0");
 }

@@ -36,7 +36,9 @@ struct MqttOptions {
 class MqttClient {
  public:
   using MessageFn = std::function<void(std::string_view topic, std::string_view payload)>;
-  using BatchFn = std::function<void(std::span<const RawMessage> batch)>;
+  // Returns true to acknowledge the batch; false (not stored) drops the connection without acknowledging,
+  // so that the broker delivers the batch again after the reconnect (persistent session).
+  using BatchFn = std::function<bool(std::span<const RawMessage> batch)>;
   using MidFn = std::function<void(int mid)>;
   using StateFn = std::function<void(bool connected)>;
 
@@ -47,7 +49,7 @@ class MqttClient {
 
   // Set callbacks before start().
   void on_message(MessageFn fn) { on_message_ = std::move(fn); }
-  // Alternative to on_message: the messages read together, in arrival order; acknowledged on return.
+  // Alternative to on_message: the messages read together, in arrival order.
   void on_messages(BatchFn fn) { on_batch_ = std::move(fn); }
   void on_published(MidFn fn) { on_published_ = std::move(fn); }  // broker acknowledged (PUBACK)
   void on_state(StateFn fn) { on_state_ = std::move(fn); }
@@ -66,7 +68,7 @@ class MqttClient {
   explicit MqttClient(MqttOptions opts);
   void run();         // the network thread: connect, serve, reconnect with backoff until stop()
   int serve_batch();  // one round while connected: read what is waiting, deliver, then write
-  void deliver();
+  bool deliver();  // false: the consumer refused the batch
   void wake();
   static void cb_connect(mosquitto*, void*, int);
   static void cb_disconnect(mosquitto*, void*, int);
@@ -85,6 +87,8 @@ class MqttClient {
   int pending_subs_ = 0;  // network thread only
   std::vector<RawMessage> inbox_;  // network thread only: read, not yet delivered
   bool batching_ = false;          // network thread only: deliver after the read phase
+  bool session_up_ = false;        // network thread only: CONNACK received on the present connection
+  bool refused_ = false;           // network thread only: the last batch was refused (keeps the backoff growing)
   bool started_ = false;
   std::atomic<bool> stopping_{false};
   int wake_fd_ = -1;  // eventfd: a publish or stop() wakes the network thread

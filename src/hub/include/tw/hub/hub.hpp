@@ -106,7 +106,9 @@ class Hub : private HubContext {
   // Raw bytes from the broker: parse, validate, then ingest. Rejects are counted by reason and logged.
   Status ingest_raw(std::string_view topic, std::string_view payload);
   // Several raw messages, stored in one transaction (in order; rejects and duplicates are left out).
-  void ingest_raw_batch(std::span<const RawMessage> batch);
+  // False when the store failed (not for bad input): the batch must not be acknowledged, so that the
+  // broker delivers it again.
+  bool ingest_raw_batch(std::span<const RawMessage> batch);
   // A parsed message. Returns ok for duplicates too (they are counted and dropped).
   Status ingest(const Message& m);
 
