@@ -87,6 +87,17 @@ Status need(const nlohmann::json& j, const char* key, nlohmann::json::value_t t)
   if (!ok) return make_error("bad_payload", std::string("field '") + key + "' has the wrong type");
   return {};
 }
+
+// An empty trace of the same channel (identity and sample rate).
+Trace same_channel(const Trace& t) {
+  Trace c;
+  c.network = t.network;
+  c.station = t.station;
+  c.location = t.location;
+  c.channel = t.channel;
+  c.sample_rate = t.sample_rate;
+  return c;
+}
 }  // namespace
 
 Result<Pick> pick_from_json(const nlohmann::json& j) {
@@ -292,12 +303,7 @@ std::vector<tw::Message> StationProcessor::feed(const Trace& chunk) {
       const double missing = std::round(delta);
       if (missing <= cfg_.max_fill_s * ch.fs) {
         // Bridge a short telemetry gap so filters and the STA/LTA keep their state.
-        Trace fill;
-        fill.network = chunk.network;
-        fill.station = chunk.station;
-        fill.location = chunk.location;
-        fill.channel = chunk.channel;
-        fill.sample_rate = chunk.sample_rate;
+        Trace fill = same_channel(chunk);
         fill.start_us = ch.next_us;
         const auto nfill = static_cast<std::size_t>(missing);
         const double a = ch.last_value, b = chunk.samples[0];
@@ -324,12 +330,7 @@ std::vector<tw::Message> StationProcessor::feed(const Trace& chunk) {
     process(ch, chunk, from, out);
     return out;
   }
-  Trace piece;
-  piece.network = chunk.network;
-  piece.station = chunk.station;
-  piece.location = chunk.location;
-  piece.channel = chunk.channel;
-  piece.sample_rate = chunk.sample_rate;
+  Trace piece = same_channel(chunk);
   for (std::size_t i = from; i < chunk.samples.size(); i += block) {
     const std::size_t e = std::min(chunk.samples.size(), i + block);
     piece.start_us = chunk.time_us(i);
