@@ -576,12 +576,7 @@ std::optional<std::vector<Trace>> Replay::next() {
     std::size_t i0 = pos_[k], i1 = i0;
     while (i1 < t.samples.size() && t.time_us(i1) < step_end) ++i1;
     if (i1 == i0) continue;
-    Trace c;
-    c.network = t.network;
-    c.station = t.station;
-    c.location = t.location;
-    c.channel = t.channel;
-    c.sample_rate = t.sample_rate;
+    Trace c = same_channel(t);
     c.start_us = t.time_us(i0);
     c.samples.assign(t.samples.begin() + static_cast<std::ptrdiff_t>(i0), t.samples.begin() + static_cast<std::ptrdiff_t>(i1));
     pos_[k] = i1;
