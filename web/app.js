@@ -85,18 +85,22 @@ function renderAlarms() {
     li.dataset.id = a.id; li.dataset.type = a.type; li.dataset.status = a.status;
     li.innerHTML = `<span class="sev-${esc(a.severity)}">${esc(a.severity)}</span> <b>${esc(a.type)}</b> ${esc(a.message)} ` +
       `<span class="status">${esc(a.status.replace('_', ' '))}</span>` +
-      (canChange() ? ` <button class="ack" ${a.status === 'active_ack' ? 'disabled' : ''}>acknowledge</button> <button class="clear">clear</button>` : '');
+      (canChange() ? ` <button class="ack" ${a.status === 'active_ack' ? 'disabled' : ''}>acknowledge</button>` : '') +
+      // An unconfirmed smoke alarm is dismissed from its smoke card, with a label of what was seen.
+      (canChange() && !(a.type === 'smoke' && a.status === 'active_unack') ? ' <button class="clear">clear</button>' : '');
     if (canChange()) {
       li.querySelector('.ack').onclick = () => alarmAction(a.id, 'ack');
-      li.querySelector('.clear').onclick = () => alarmAction(a.id, 'clear');
+      li.querySelector('.clear')?.addEventListener('click', () => alarmAction(a.id, 'clear'));
     }
     ul.appendChild(li);
   }
   renderSmoke();
 }
-async function alarmAction(id, act, reason) {
+// What was seen instead of smoke, when an operator dismisses a smoke alarm (the hub accepts these labels).
+const DISMISS_LABELS = ['cloud', 'fog', 'dust', 'industrial_smoke', 'glare', 'other'];
+async function alarmAction(id, act, body) {
   try {
-    const a = await api(`/api/v1/alarms/${id}/${act}`, { method: 'POST', body: JSON.stringify(reason ? { reason } : {}) });
+    const a = await api(`/api/v1/alarms/${id}/${act}`, { method: 'POST', body: JSON.stringify(body || {}) });
     state.alarms.set(a.id, a);
     renderAlarms();
   } catch (e) { alert(`${act} failed: ${e.message}`); }
@@ -187,11 +191,12 @@ function renderSmoke() {
     div.className = 'smoke-card';
     div.innerHTML = `${snap}<div><b>${esc(e.site)}/${esc(p.camera)}</b> ${esc(e.time)}<br>bearing ${Number(p.bearing_deg).toFixed(1)}°, score ${Number(p.score).toFixed(2)}
       ${a ? `<br>alarm: ${esc(a.status.replace('_', ' '))}` : ''}
-      ${a && canChange() && a.status.startsWith('active') ? `<br><input class="reason" placeholder="reason" size="24"> <button class="confirm">confirm</button> <button class="dismiss">dismiss</button>` : ''}</div>`;
-    if (a && canChange() && a.status.startsWith('active')) {
-      const reason = () => div.querySelector('.reason').value || '(no reason given)';
-      div.querySelector('.confirm').onclick = () => alarmAction(a.id, 'ack', 'confirmed: ' + reason());
-      div.querySelector('.dismiss').onclick = () => alarmAction(a.id, 'clear', 'dismissed: ' + reason());
+      ${a && canChange() && a.status === 'active_unack' ? `<br><input class="reason" placeholder="note" size="20"> <button class="confirm">confirm</button>
+        <select class="label">${DISMISS_LABELS.map(l => `<option value="${l}">${l.replace('_', ' ')}</option>`).join('')}</select> <button class="dismiss">dismiss</button>` : ''}</div>`;
+    if (a && canChange() && a.status === 'active_unack') {
+      const note = () => div.querySelector('.reason').value;
+      div.querySelector('.confirm').onclick = () => alarmAction(a.id, 'ack', { reason: 'confirmed' + (note() ? ': ' + note() : '') });
+      div.querySelector('.dismiss').onclick = () => alarmAction(a.id, 'clear', { label: div.querySelector('.label').value, reason: note() });
     }
     box.appendChild(div);
   }

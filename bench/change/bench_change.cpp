@@ -29,7 +29,8 @@ const Pair& pair720() {
   return p;
 }
 
-// Structural comparison alone (registration, descriptors, thresholding, regions).
+// Structural comparison of an unchanged pair (registration, descriptors, thresholding, regions; the head does not
+// run because the pair did not change).
 void BM_Compare720(benchmark::State& state) {
   cv::setNumThreads(1);
   const Pair& p = pair720();
@@ -40,6 +41,24 @@ void BM_Compare720(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Compare720)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same pair with the learned change head forced to run (decision_fraction tiny, so the pair always counts
+// as structurally changed): the cost of a comparison that outlines a change.
+void BM_CompareWithHead720(benchmark::State& state) {
+  cv::setNumThreads(1);
+  const Pair& p = pair720();
+  tw::change::CompareOptions opt;
+  opt.decision_fraction = 1e-6;
+  for (auto _ : state) {
+    auto r = tw::change::compare(p.a, p.b, opt);
+    if (!r || !r->head_used) {
+      state.SkipWithError(r ? "head did not run" : r.error().message.c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_CompareWithHead720)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Baseline in the same run: plain absolute grey difference + threshold + components at the same working size.
 void BM_AbsDiffBaseline720(benchmark::State& state) {

@@ -74,7 +74,10 @@ int run_demo(const DemoOptions& opts) {
   bus.subscribe([&hub](const Message& m) { return hub.ingest(m); });
   Metrics edge_metrics;
   std::vector<std::unique_ptr<edge::EdgeAgent>> agents;
-  for (const auto& site : demo_sites(data)) {
+  for (auto site : demo_sites(data)) {
+    // Each site keeps its files (analysis state) in its own folder of the state directory.
+    site.config.outbox_path = (std::filesystem::absolute(state) / site.config.id / "outbox.db").string();
+    std::filesystem::create_directories(std::filesystem::path(site.config.outbox_path).parent_path(), ec);
     auto agent = std::make_unique<edge::EdgeAgent>(site.config, bus, edge_metrics);
     add_demo_sources(*agent, site, data, opts.speed);
     agents.push_back(std::move(agent));

@@ -22,6 +22,13 @@ void add_video_demo_sources(edge::EdgeAgent& agent, const std::string& data_dir)
 // Smoke cameras of a site config; fire triangulation at the hub.
 void add_wildfire_sources(edge::EdgeAgent& agent);
 void add_wildfire_processors(hub::Hub& hub);
+// In the demo, tower cameras that see a composited smoke plume at one place (a fire for triangulation).
+void add_wildfire_demo_sources(edge::EdgeAgent& agent, const std::string& data_dir, double speed);
+
+// Land-use change watchers on the site's cameras with "change" analytics.
+void add_change_sources(edge::EdgeAgent& agent);
+// In the demo, a farmland camera replaying recorded before/after captures of new construction.
+void add_change_demo_sources(edge::EdgeAgent& agent, const std::string& data_dir, double speed);
 
 void add_seismic_processors(hub::Hub& hub);
 // Adds one site per accelerometer of a recorded earthquake, replayed live.

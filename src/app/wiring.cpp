@@ -24,6 +24,9 @@ void add_configured_sources([[maybe_unused]] edge::EdgeAgent& agent) {
 #ifdef TW_HAVE_WILDFIRE
   add_wildfire_sources(agent);
 #endif
+#ifdef TW_HAVE_CHANGE
+  add_change_sources(agent);
+#endif
 }
 
 std::vector<DemoSite> demo_sites(const std::string& /*data_dir*/) {
@@ -60,6 +63,12 @@ void add_demo_sources([[maybe_unused]] edge::EdgeAgent& agent, [[maybe_unused]] 
 #endif
 #ifdef TW_HAVE_VIDEO
   if (site.index == 0) add_video_demo_sources(agent, data_dir);
+#endif
+#ifdef TW_HAVE_CHANGE
+  if (site.index == 2) add_change_demo_sources(agent, data_dir, speed);
+#endif
+#ifdef TW_HAVE_WILDFIRE
+  if (site.index == 0 || site.index == 5) add_wildfire_demo_sources(agent, data_dir, speed);
 #endif
 }
 

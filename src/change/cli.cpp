@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "tw/change/captures.hpp"
 #include "tw/change/compare.hpp"
 #include "tw/change/options.hpp"
 #include "tw/change/transients.hpp"
@@ -105,41 +106,6 @@ int run_compare(const Common& c, const std::string& ref_path, const std::string&
   return cli::kOk;
 }
 
-std::vector<fs::path> images_in(const fs::path& dir) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (!e.is_regular_file()) continue;
-    std::string ext = e.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".tif" || ext == ".tiff")
-      out.push_back(e.path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// Capture time from a file name holding YYYYMMDD[_HHMMSS] (as time-lapse cameras name them); otherwise
-// noon UTC of day `index` after 2000-01-01, so that every frame counts as a different day.
-std::int64_t capture_time(const fs::path& p, size_t index) {
-  std::string n = p.stem().string();
-  for (size_t i = 0; i + 8 <= n.size(); ++i) {
-    if (!std::all_of(n.begin() + static_cast<std::ptrdiff_t>(i), n.begin() + static_cast<std::ptrdiff_t>(i + 8),
-                     [](char ch) { return ch >= '0' && ch <= '9'; }))
-      continue;
-    std::string iso = fmt::format("{}-{}-{}T", n.substr(i, 4), n.substr(i + 4, 2), n.substr(i + 6, 2));
-    size_t j = i + 8;
-    if (j + 7 <= n.size() && (n[j] == '_' || n[j] == '-' || n[j] == 'T') &&
-        std::all_of(n.begin() + static_cast<std::ptrdiff_t>(j + 1), n.begin() + static_cast<std::ptrdiff_t>(j + 7),
-                    [](char ch) { return ch >= '0' && ch <= '9'; }))
-      iso += fmt::format("{}:{}:{}Z", n.substr(j + 1, 2), n.substr(j + 3, 2), n.substr(j + 5, 2));
-    else
-      iso += "12:00:00Z";
-    if (auto ms = parse_iso8601_ms(iso)) return *ms;
-  }
-  return 946'728'000'000LL + static_cast<std::int64_t>(index) * 86'400'000LL;
-}
-
 struct WatchArgs {
   std::string frames;
   std::string camera = "camera";
@@ -155,7 +121,7 @@ int run_watch(const Common& c, const WatchArgs& a) {
   if (int rc = prepare(c, opt, masker, zones); rc >= 0) return rc;
   std::error_code ec;
   if (!fs::is_directory(a.frames, ec)) return cli::fail(cli::kUsageError, fmt::format("--frames {}: not a folder", a.frames));
-  auto frames = images_in(a.frames);
+  auto frames = capture_files(a.frames);
   if (frames.empty()) return cli::fail(cli::kUsageError, fmt::format("--frames {}: no images (png, jpg, bmp, tif)", a.frames));
   WatchConfig cfg;
   cfg.camera = a.camera;
@@ -252,7 +218,7 @@ int run_eval(const Common& c, const std::string& data, bool verbose) {
     double tp = 0, fp = 0, fn = 0, f1_sum = 0;
     int pairs = 0, correct = 0, symmetric = 0, f1_pairs = 0;
     nlohmann::json per = nlohmann::json::array();
-    for (const auto& a : images_in(d / "A")) {
+    for (const auto& a : capture_files(d / "A")) {
       auto name = a.filename();
       auto ia = load_image(a.string());
       auto ib = load_image((d / "B" / name).string());
@@ -306,7 +272,7 @@ int run_eval(const Common& c, const std::string& data, bool verbose) {
       if (e.is_directory()) dirs.push_back(e.path());
     std::sort(dirs.begin(), dirs.end());
     for (const auto& cam : dirs) {
-      auto frames = images_in(cam);
+      auto frames = capture_files(cam);
       if (frames.size() < 2) continue;
       auto first = load_image(frames[0].string());
       if (!first) return cli::fail(cli::kRuntimeError, first.error().message);

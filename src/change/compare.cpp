@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/video/tracking.hpp>
 
+#include "tw/change/head.hpp"
 #include "structure.hpp"
 
 namespace tw::change {
@@ -47,6 +48,8 @@ Status validate(const CompareOptions& o) {
   if (!(o.min_visibility_ratio >= 0 && o.min_visibility_ratio <= 1))
     return bad("min_visibility_ratio", "must be in [0,1]");
   if (!(o.min_mean_luma >= 0 && o.min_mean_luma < 255)) return bad("min_mean_luma", "must be in [0,255)");
+  if (!(o.head_threshold > 0 && o.head_threshold < 1)) return bad("head_threshold", "must be in (0,1)");
+  if (!(o.head_min_fraction >= 0 && o.head_min_fraction < 1)) return bad("head_min_fraction", "must be in [0,1)");
   return {};
 }
 
@@ -133,6 +136,22 @@ RegOut register_pair(const cv::Mat& gm_ref, const cv::Mat& gm_cur) {
 }
 
 double luma_mean(const cv::Mat& grey8) { return cv::mean(grey8)[0]; }
+
+// Keeps the 8-connected components of mask with at least min_px pixels.
+cv::Mat drop_small(const cv::Mat& mask, double min_px) {
+  cv::Mat labels, stats, centroids;
+  const int n = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S);
+  std::vector<char> keep(static_cast<size_t>(n), 0);
+  for (int i = 1; i < n; ++i) keep[static_cast<size_t>(i)] = stats.at<int>(i, cv::CC_STAT_AREA) >= min_px;
+  cv::Mat out = cv::Mat::zeros(mask.size(), CV_8U);
+  for (int y = 0; y < mask.rows; ++y) {
+    const int* l = labels.ptr<int>(y);
+    uchar* o = out.ptr<uchar>(y);
+    for (int x = 0; x < mask.cols; ++x)
+      if (keep[static_cast<size_t>(l[x])]) o[x] = 255;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -295,30 +314,58 @@ Result<CompareResult> compare(const cv::Mat& reference, const cv::Mat& current, 
   }
 
   // Connected regions; drop small blobs.
-  cv::Mat labels, stats, centroids;
-  int n = cv::connectedComponentsWithStats(changed, labels, stats, centroids, 8, CV_32S);
   const double min_px = opt.min_region_fraction * static_cast<double>(ws.area());
-  cv::Mat kept = cv::Mat::zeros(ws, CV_8U);
+  cv::Mat kept = drop_small(changed, min_px);
+  res.structural_fraction = cv::countNonZero(kept) / analysed_px;
+  res.structural_changed = res.structural_fraction >= opt.decision_fraction;
+  const double structural_score = 1.0 - std::pow(0.5, res.structural_fraction / opt.decision_fraction);
+  cv::Mat values = dist;  // region scores: mean descriptor distance, or mean head probability
+
+  if (!opt.use_head) {
+    res.changed_fraction = res.structural_fraction;
+    res.changed = res.structural_changed;
+    res.score = structural_score;
+  } else if (!res.structural_changed) {
+    // Not a change: the mask stays empty (the head only outlines what changed in a changed pair).
+    kept.setTo(0);
+    res.score = structural_score;
+  } else {
+    // The pair changed structurally: the learned head outlines what changed, on the colour images in the same
+    // half-way frame. The pair counts as changed when the head finds enough of it.
+    cv::Mat c_ref, c_cur, ca, cb;
+    cv::Mat bgr_ref = reference.channels() == 3 ? reference : cv::Mat(), bgr_cur = current.channels() == 3 ? current : cv::Mat();
+    if (bgr_ref.empty()) cv::cvtColor(reference, bgr_ref, reference.channels() == 4 ? cv::COLOR_BGRA2BGR : cv::COLOR_GRAY2BGR);
+    if (bgr_cur.empty()) cv::cvtColor(current, bgr_cur, current.channels() == 4 ? cv::COLOR_BGRA2BGR : cv::COLOR_GRAY2BGR);
+    cv::resize(bgr_ref, c_ref, ws, 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    cv::resize(bgr_cur, c_cur, ws, 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    cv::warpAffine(c_ref, ca, cv::Mat(to23(hinv)), ws, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+    cv::warpAffine(c_cur, cb, cv::Mat(to23(h)), ws, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+    auto prob = change_probability(ca, cb, opt.head_model);
+    if (!prob) return prob.error();
+    res.probability = *prob;
+    res.head_used = true;
+    values = res.probability;
+    cv::Mat head_mask = (res.probability >= opt.head_threshold) & analysed;
+    kept = drop_small(head_mask, min_px);
+    res.changed_fraction = cv::countNonZero(kept) / analysed_px;
+    res.changed = res.changed_fraction >= opt.head_min_fraction;
+    if (!res.changed) kept.setTo(0);
+    // >= 0.5 exactly when changed: the structural score, capped below 0.5 when the head finds nothing.
+    res.score = res.changed ? structural_score : std::min(structural_score, 0.49);
+  }
+  if (!res.changed && opt.use_head) res.changed_fraction = 0;
+
+  cv::Mat labels, stats, centroids;
+  int n = cv::connectedComponentsWithStats(kept, labels, stats, centroids, 8, CV_32S);
   std::vector<int> keep_ids;
-  for (int i = 1; i < n; ++i)
-    if (stats.at<int>(i, cv::CC_STAT_AREA) >= min_px) keep_ids.push_back(i);
+  for (int i = 1; i < n; ++i) keep_ids.push_back(i);
   std::vector<double> sum(static_cast<size_t>(n), 0.0);
-  std::vector<char> is_kept(static_cast<size_t>(n), 0);
-  for (int id : keep_ids) is_kept[static_cast<size_t>(id)] = 1;
   for (int y = 0; y < ws.height; ++y) {
     const int* l = labels.ptr<int>(y);
-    const float* dd = dist.ptr<float>(y);
-    uchar* kp = kept.ptr<uchar>(y);
+    const float* dd = values.ptr<float>(y);
     for (int x = 0; x < ws.width; ++x)
-      if (l[x] > 0 && is_kept[static_cast<size_t>(l[x])]) {
-        kp[x] = 255;
-        sum[static_cast<size_t>(l[x])] += dd[x];
-      }
+      if (l[x] > 0) sum[static_cast<size_t>(l[x])] += dd[x];
   }
-  const double changed_px = cv::countNonZero(kept);
-  res.changed_fraction = changed_px / analysed_px;
-  res.changed = res.changed_fraction >= opt.decision_fraction;
-  res.score = 1.0 - std::pow(0.5, res.changed_fraction / opt.decision_fraction);
 
   // Back to the reference frame at input size.
   cv::Mat kept_ref;

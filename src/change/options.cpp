@@ -39,6 +39,14 @@ Status set_option(CompareOptions& opt, std::string_view a) {
       {"max_rotation_deg", [&](double v) { opt.max_rotation_deg = v; return true; }},
       {"min_visibility_ratio", [&](double v) { opt.min_visibility_ratio = v; return true; }},
       {"min_mean_luma", [&](double v) { opt.min_mean_luma = v; return true; }},
+      {"head_threshold", [&](double v) { opt.head_threshold = v; return true; }},
+      {"head_min_fraction", [&](double v) { opt.head_min_fraction = v; return true; }},
+      {"use_head",
+       [&](double v) {
+         if (v != 0 && v != 1) return false;
+         opt.use_head = v != 0;
+         return true;
+       }},
       {"work_max_side",
        [&](double v) {
          if (v != std::floor(v) || std::abs(v) > 1e6) return false;
@@ -46,6 +54,11 @@ Status set_option(CompareOptions& opt, std::string_view a) {
          return true;
        }},
   };
+  if (name == "head_model") {
+    if (value.empty()) return make_error("bad_option", "option head_model: needs a path to an ONNX file");
+    opt.head_model = std::string(value);
+    return validate(opt);
+  }
   if (name == "pool_sigmas") {
     std::vector<double> s;
     size_t pos = 0;

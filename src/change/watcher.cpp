@@ -221,6 +221,7 @@ Result<std::vector<Message>> ChangeWatcher::feed(const cv::Mat& img, std::int64_
     return make_error("bad_image", fmt::format("camera {}: capture must be 8-bit grey, BGR or BGRA", cfg_.camera));
   if (history_.empty()) {
     if (auto st = set_reference(bgr, ts_ms); !st) return st.error();
+    last_capture_ms_ = ts_ms;
     return out;
   }
   const ReferenceEntry& ref = history_.back();
@@ -230,6 +231,7 @@ Result<std::vector<Message>> ChangeWatcher::feed(const cv::Mat& img, std::int64_
   auto r = compare(ref.image, bgr, cfg_.compare, zones_mask_, masker_);
   if (!r) return r.error();
   last_ = std::move(r.value());
+  last_capture_ms_ = std::max(last_capture_ms_, ts_ms);
 
   std::string state = to_string(last_.status);
   if (state != camera_state_) {
@@ -330,6 +332,7 @@ Status ChangeWatcher::save_state(const std::string& dir) const {
   j["camera"] = cfg_.camera;
   j["preset"] = cfg_.preset;
   j["camera_state"] = camera_state_;
+  j["last_capture_ms"] = last_capture_ms_;
   j["references"] = nlohmann::json::array();
   for (const auto& r : history_) {
     std::string name = fmt::format("ref_{}.png", r.ts_ms);
@@ -411,6 +414,7 @@ Status ChangeWatcher::load_state(const std::string& dir) {
       cands.push_back(std::move(k));
     }
     camera_state_ = j.value("camera_state", std::string("ok"));
+    last_capture_ms_ = j.value("last_capture_ms", std::int64_t{0});
   } catch (const nlohmann::json::exception& e) {
     return bad(std::string("missing or ill-typed field (") + e.what() + ")");
   }

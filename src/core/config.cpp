@@ -115,6 +115,7 @@ Result<SiteConfig> parse_site_config(const std::string& text, const std::string&
     r.number("tilt_deg", cam.tilt_deg, -90, 90);
     r.number("hfov_deg", cam.hfov_deg, 1, 180);
     r.number("analysis_fps", cam.analysis_fps, 0.01, 60);
+    r.number("capture_every_s", cam.capture_every_s, 0.1, 30 * 86400.0);
     r.strings("analytics", cam.analytics);
     for (const auto& a : cam.analytics) {
       if (a != "count" && a != "smoke" && a != "change")

@@ -1,8 +1,11 @@
 #include "tw/hub/http.hpp"
 
+#include <fmt/format.h>
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <regex>
@@ -15,6 +18,10 @@
 
 namespace tw::hub {
 namespace {
+
+// What an operator saw instead of smoke when dismissing a smoke alarm.
+constexpr std::array<std::string_view, 6> kDismissLabels{"cloud", "fog",  "dust", "industrial_smoke",
+                                                         "glare", "other"};
 
 constexpr size_t kMaxLimit = 10000;
 constexpr size_t kMaxBody = 64 * 1024;      // httplib's hard limit (answered 400)
@@ -124,7 +131,8 @@ std::optional<std::string> parse_event_query(const Req& req, store::EventQuery& 
     auto parts = split(req.get_param_value("near"), ',');
     if (parts.size() != 3) return "near: expected LAT,LON,KM";
     auto lat = to_double(parts[0]), lon = to_double(parts[1]), km = to_double(parts[2]);
-    if (!lat || !lon || !km || *lat < -90 || *lat > 90 || *lon < -180 || *lon > 180 || *km <= 0 || *km > 20000)
+    if (!lat || !lon || !km || *lat < -90 || *lat > 90 || *lon < -180 || *lon > 180 || *km <= 0 ||
+        *km > 20000)
       return "near: expected LAT in [-90,90], LON in [-180,180], KM in (0,20000]";
     q.near = store::Near{*lat, *lon, *km};
   }
@@ -137,7 +145,9 @@ std::optional<std::string> parse_event_query(const Req& req, store::EventQuery& 
   return std::nullopt;
 }
 
-std::string sse_frame(const StreamItem& item) { return "event: " + item.event + "\ndata: " + item.data.dump() + "\n\n"; }
+std::string sse_frame(const StreamItem& item) {
+  return "event: " + item.event + "\ndata: " + item.data.dump() + "\n\n";
+}
 
 // A JSON object body, or a 400 with the reason.
 std::optional<nlohmann::json> json_body(const Req& req, Res& res) {
@@ -161,7 +171,8 @@ std::optional<std::string> string_field(const nlohmann::json& j, const char* key
     return required ? std::nullopt : std::optional<std::string>(std::string());
   }
   if (!j[key].is_string() || j[key].get<std::string>().size() > max_len) {
-    bad_request(res, std::string(key) + ": expected a string of at most " + std::to_string(max_len) + " characters");
+    bad_request(
+        res, std::string(key) + ": expected a string of at most " + std::to_string(max_len) + " characters");
     return std::nullopt;
   }
   return j[key].get<std::string>();
@@ -302,11 +313,14 @@ void HttpServer::setup() {
   auto authenticate = [this](const Req& req, Res& res, bool query_key) -> std::optional<Tenant> {
     std::string key;
     const auto h = req.get_header_value("Authorization");
-    if (h.rfind("Bearer ", 0) == 0) key = h.substr(7);
-    else if (query_key && req.has_param("key")) key = req.get_param_value("key");
+    if (h.rfind("Bearer ", 0) == 0)
+      key = h.substr(7);
+    else if (query_key && req.has_param("key"))
+      key = req.get_param_value("key");
     if (key.empty()) {
       res.set_header("WWW-Authenticate", "Bearer realm=\"towerwatch\"");
-      send_json(res, 401, {{"error", "unauthorized"}, {"reason", "missing API key (Authorization: Bearer KEY)"}});
+      send_json(res, 401,
+                {{"error", "unauthorized"}, {"reason", "missing API key (Authorization: Bearer KEY)"}});
       return std::nullopt;
     }
     auto t = auth_.authenticate(key);
@@ -325,12 +339,18 @@ void HttpServer::setup() {
   auto add = [this, &s](const std::string& method, const std::string& tmpl, httplib::Server::Handler h) {
     routes_.push_back({method, tmpl});
     const std::string re = path_regex(tmpl);
-    if (method == "GET") s.Get(re, std::move(h));
-    else if (method == "POST") s.Post(re, std::move(h));
-    else if (method == "PUT") s.Put(re, std::move(h));
-    else if (method == "DELETE") s.Delete(re, std::move(h));
+    if (method == "GET")
+      s.Get(re, std::move(h));
+    else if (method == "POST")
+      s.Post(re, std::move(h));
+    else if (method == "PUT")
+      s.Put(re, std::move(h));
+    else if (method == "DELETE")
+      s.Delete(re, std::move(h));
   };
-  auto open = [add](const std::string& method, const std::string& tmpl, Open h) { add(method, tmpl, std::move(h)); };
+  auto open = [add](const std::string& method, const std::string& tmpl, Open h) {
+    add(method, tmpl, std::move(h));
+  };
   auto authed = [add, authenticate](const std::string& method, const std::string& tmpl, Authed h,
                                     bool query_key = false) {
     add(method, tmpl, [h = std::move(h), authenticate, query_key](const Req& req, Res& res) {
@@ -361,7 +381,9 @@ void HttpServer::setup() {
   open("GET", "/api/v1/health", [this](const Req&, Res& res) {
     auto n = hub_.store().count_events();
     send_json(res, n ? 200 : 503,
-              {{"status", n ? "ok" : "degraded"}, {"store", hub_.store().backend()}, {"time", format_iso8601_ms(now_ms())}});
+              {{"status", n ? "ok" : "degraded"},
+               {"store", hub_.store().backend()},
+               {"time", format_iso8601_ms(now_ms())}});
   });
   open("GET", "/api/v1/openapi.json", [](const Req&, Res& res) { send_json(res, 200, openapi_document()); });
   s.Get("/metrics", [this](const Req&, Res& res) {
@@ -387,7 +409,8 @@ void HttpServer::setup() {
     auto site = hub_.store().site(id);
     if (!site) return store_error(res, site.error());
     if (!*site) return not_found(res, "no such site");
-    if (t.services.empty() || !t.in_region((*site)->lat, (*site)->lon)) return forbidden(res, "site outside your regions");
+    if (t.services.empty() || !t.in_region((*site)->lat, (*site)->lon))
+      return forbidden(res, "site outside your regions");
     send_json(res, 200, site_view(**site, t));
   });
   admin("PUT", "/api/v1/sites/{id}", [this](const Req& req, Res& res, const Tenant&) {
@@ -408,7 +431,8 @@ void HttpServer::setup() {
     auto number = [&](const char* k, double& out, double lo, double hi) {
       if (!body->contains(k)) return true;
       if (!(*body)[k].is_number() || (*body)[k].get<double>() < lo || (*body)[k].get<double>() > hi) {
-        bad_request(res, std::string(k) + ": expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+        bad_request(res, std::string(k) + ": expected a number in [" + std::to_string(lo) + ", " +
+                             std::to_string(hi) + "]");
         return false;
       }
       out = (*body)[k].get<double>();
@@ -484,7 +508,8 @@ void HttpServer::setup() {
 
   // ------------------------------------------------------------ alarms
   authed("GET", "/api/v1/alarms", [this](const Req& req, Res& res, const Tenant& t) {
-    if (auto e = check_params(req, {"active", "status", "service", "site", "severity", "limit"})) return bad_request(res, *e);
+    if (auto e = check_params(req, {"active", "status", "service", "site", "severity", "limit"}))
+      return bad_request(res, *e);
     store::AlarmQuery q;
     if (req.has_param("active")) {
       const auto& a = req.get_param_value("active");
@@ -494,7 +519,8 @@ void HttpServer::setup() {
     std::string status, severity;
     if (req.has_param("status")) {
       status = req.get_param_value("status");
-      if (status != "active_unack" && status != "active_ack" && status != "cleared_unack" && status != "cleared_ack")
+      if (status != "active_unack" && status != "active_ack" && status != "cleared_unack" &&
+          status != "cleared_ack")
         return bad_request(res, "status: expected active_unack, active_ack, cleared_unack or cleared_ack");
     }
     if (req.has_param("severity")) {
@@ -516,7 +542,8 @@ void HttpServer::setup() {
       if (!is_valid_id(id)) return bad_request(res, "site: '" + clip(id) + "' is not a valid site id");
       auto site = hub_.store().site(id);
       if (!site) return store_error(res, site.error());
-      if (*site && !t.in_region((*site)->lat, (*site)->lon)) return forbidden(res, "the site is outside your regions");
+      if (*site && !t.in_region((*site)->lat, (*site)->lon))
+        return forbidden(res, "the site is outside your regions");
       q.site = id;
     }
     size_t want = 200;
@@ -538,7 +565,8 @@ void HttpServer::setup() {
   });
 
   // Loads the alarm of the path, checking scope (and the operator role when `change`).
-  auto with_alarm = [this](const Req& req, Res& res, const Tenant& t, bool change) -> std::optional<store::AlarmRecord> {
+  auto with_alarm = [this](const Req& req, Res& res, const Tenant& t,
+                           bool change) -> std::optional<store::AlarmRecord> {
     auto id = to_int(req.matches[1].str());
     if (!id || *id < 1) {
       bad_request(res, "alarm id must be a positive integer");
@@ -575,24 +603,46 @@ void HttpServer::setup() {
     if (!h) return store_error(res, h.error());
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& e : *h)
-      arr.push_back({{"time", format_iso8601_ms(e.ts_ms)}, {"action", e.action}, {"user", e.user}, {"text", e.text}});
+      arr.push_back(
+          {{"time", format_iso8601_ms(e.ts_ms)}, {"action", e.action}, {"user", e.user}, {"text", e.text}});
     send_json(res, 200, {{"alarm", a->id}, {"history", arr}});
   });
-  // ack / clear take an optional {"reason": "..."} recorded as a comment (smoke confirm/dismiss).
+  // ack / clear take an optional {"reason": "..."} recorded as a comment. Smoke alarms: ack = confirm; clear
+  // before anyone confirmed = dismiss, which needs {"label": one of kDismissLabels} (what the camera saw
+  // instead).
   auto lifecycle = [this, with_alarm, user_of](bool ack) {
     return [this, with_alarm, user_of, ack](const Req& req, Res& res, const Tenant& t) {
       auto body = json_body(req, res);
       if (!body) return;
       for (const auto& [k, v] : body->items()) {
-        if (k != "reason") return bad_request(res, "unknown field '" + clip(k) + "'");
+        if (k != "reason" && (ack || k != "label"))
+          return bad_request(res, "unknown field '" + clip(k) + "'");
       }
       auto reason = string_field(*body, "reason", res, 2000, false);
       if (!reason) return;
+      auto label = string_field(*body, "label", res, 40, false);
+      if (!label) return;
+      const std::string labels = fmt::format("{}", fmt::join(kDismissLabels, ", "));
+      if (!label->empty() &&
+          std::find(kDismissLabels.begin(), kDismissLabels.end(), *label) == kDismissLabels.end())
+        return bad_request(res, "label: expected one of " + labels);
       auto a = with_alarm(req, res, t, true);
       if (!a) return;
-      if (!reason->empty()) {
-        if (auto c = hub_.comment(a->id, (ack ? "acknowledged: " : "cleared: ") + *reason, user_of(t)); !c)
-          return store_error(res, c.error());
+      const bool dismissal = !ack && a->type == "smoke" && a->ack_ms == 0 && a->clear_ms == 0;
+      if (dismissal && label->empty())
+        return bad_request(res, "label: dismissing an unconfirmed smoke alarm needs one of " + labels);
+      std::string text;
+      if (dismissal) {
+        text = "dismissed (" + *label + ")" + (reason->empty() ? "" : ": " + *reason);
+        hub_.metrics()
+            .counter("tw_smoke_dismissed_total", "Smoke alarms dismissed, by what was seen",
+                     {{"label", *label}})
+            .inc();
+      } else if (!reason->empty()) {
+        text = (ack ? "acknowledged: " : "cleared: ") + *reason;
+      }
+      if (!text.empty()) {
+        if (auto c = hub_.comment(a->id, text, user_of(t)); !c) return store_error(res, c.error());
       }
       auto r = ack ? hub_.acknowledge(a->id, user_of(t)) : hub_.clear(a->id, user_of(t));
       if (!r) return store_error(res, r.error());
@@ -602,30 +652,32 @@ void HttpServer::setup() {
   };
   authed("POST", "/api/v1/alarms/{id}/ack", lifecycle(true));
   authed("POST", "/api/v1/alarms/{id}/clear", lifecycle(false));
-  authed("POST", "/api/v1/alarms/{id}/assign", [this, with_alarm, user_of](const Req& req, Res& res, const Tenant& t) {
-    auto body = json_body(req, res);
-    if (!body) return;
-    auto who = string_field(*body, "assignee", res, 200, true);
-    if (!who) return;
-    auto a = with_alarm(req, res, t, true);
-    if (!a) return;
-    auto r = hub_.assign(a->id, *who, user_of(t));
-    if (!r) return store_error(res, r.error());
-    if (!*r) return not_found(res, "no such alarm");
-    send_json(res, 200, to_json(**r));
-  });
-  authed("POST", "/api/v1/alarms/{id}/comment", [this, with_alarm, user_of](const Req& req, Res& res, const Tenant& t) {
-    auto body = json_body(req, res);
-    if (!body) return;
-    auto text = string_field(*body, "text", res, 2000, true);
-    if (!text) return;
-    if (text->empty()) return bad_request(res, "text: must not be empty");
-    auto a = with_alarm(req, res, t, true);
-    if (!a) return;
-    auto r = hub_.comment(a->id, *text, user_of(t));
-    if (!r) return store_error(res, r.error());
-    send_json(res, 200, to_json(**r));
-  });
+  authed("POST", "/api/v1/alarms/{id}/assign",
+         [this, with_alarm, user_of](const Req& req, Res& res, const Tenant& t) {
+           auto body = json_body(req, res);
+           if (!body) return;
+           auto who = string_field(*body, "assignee", res, 200, true);
+           if (!who) return;
+           auto a = with_alarm(req, res, t, true);
+           if (!a) return;
+           auto r = hub_.assign(a->id, *who, user_of(t));
+           if (!r) return store_error(res, r.error());
+           if (!*r) return not_found(res, "no such alarm");
+           send_json(res, 200, to_json(**r));
+         });
+  authed("POST", "/api/v1/alarms/{id}/comment",
+         [this, with_alarm, user_of](const Req& req, Res& res, const Tenant& t) {
+           auto body = json_body(req, res);
+           if (!body) return;
+           auto text = string_field(*body, "text", res, 2000, true);
+           if (!text) return;
+           if (text->empty()) return bad_request(res, "text: must not be empty");
+           auto a = with_alarm(req, res, t, true);
+           if (!a) return;
+           auto r = hub_.comment(a->id, *text, user_of(t));
+           if (!r) return store_error(res, r.error());
+           send_json(res, 200, to_json(**r));
+         });
 
   // ------------------------------------------------------------ live stream
   authed(
@@ -634,7 +686,8 @@ void HttpServer::setup() {
         if (auto e = check_params(req, {"key"})) return bad_request(res, *e);
         auto sub = hub_.broadcaster().subscribe(
             [t](const StreamItem& item) { return t.allows(item.service, item.lat, item.lon); });
-        hub_.metrics().gauge("tw_stream_clients", "Connected live-stream clients")
+        hub_.metrics()
+            .gauge("tw_stream_clients", "Connected live-stream clients")
             .set(static_cast<double>(hub_.broadcaster().subscribers()));
         res.set_header("Cache-Control", "no-cache");
         res.set_header("X-Accel-Buffering", "no");
@@ -647,7 +700,8 @@ void HttpServer::setup() {
                 return sink.write(hello.data(), hello.size());
               }
               std::unique_lock lock(sub->mu);
-              sub->cv.wait_for(lock, std::chrono::seconds(15), [&] { return sub->closed || !sub->q.empty(); });
+              sub->cv.wait_for(lock, std::chrono::seconds(15),
+                               [&] { return sub->closed || !sub->q.empty(); });
               if (sub->closed) return false;
               std::string out;
               if (sub->dropped > 0) {
@@ -656,7 +710,8 @@ void HttpServer::setup() {
               }
               while (!sub->q.empty()) {
                 auto& item = sub->q.front();
-                if (item.event == "event" && item.data.value("kind", "") == "quake" && item.data.contains("payload"))
+                if (item.event == "event" && item.data.value("kind", "") == "quake" &&
+                    item.data.contains("payload"))
                   scrub_quake_payload(item.data["payload"], t);
                 if (item.event == "site" && !t.has_service("site") && !t.has_service("power")) {
                   item.data.erase("info");
@@ -670,7 +725,8 @@ void HttpServer::setup() {
             },
             [this, sub](bool) {
               hub_.broadcaster().unsubscribe(sub);
-              hub_.metrics().gauge("tw_stream_clients", "Connected live-stream clients")
+              hub_.metrics()
+                  .gauge("tw_stream_clients", "Connected live-stream clients")
                   .set(static_cast<double>(hub_.broadcaster().subscribers()));
             });
       },
@@ -693,13 +749,16 @@ void HttpServer::setup() {
     auto lat_s = need("lat"), lon_s = need("lon");
     if (!lat_s || !lon_s) return std::nullopt;
     auto lat = to_double(*lat_s), lon = to_double(*lon_s);
-    if (!lat || *lat < -90 || *lat > 90) return bad_request(res, "lat: expected a number in [-90, 90]"), std::nullopt;
-    if (!lon || *lon < -180 || *lon > 180) return bad_request(res, "lon: expected a number in [-180, 180]"), std::nullopt;
+    if (!lat || *lat < -90 || *lat > 90)
+      return bad_request(res, "lat: expected a number in [-90, 90]"), std::nullopt;
+    if (!lon || *lon < -180 || *lon > 180)
+      return bad_request(res, "lon: expected a number in [-180, 180]"), std::nullopt;
     q.lat = *lat;
     q.lon = *lon;
     if (req.has_param("radius_km")) {
       auto r = to_double(req.get_param_value("radius_km"));
-      if (!r || *r <= 0 || *r > 500) return bad_request(res, "radius_km: expected a number in (0, 500]"), std::nullopt;
+      if (!r || *r <= 0 || *r > 500)
+        return bad_request(res, "radius_km: expected a number in (0, 500]"), std::nullopt;
       q.radius_km = *r;
     }
     auto since_s = need("since"), until_s = need("until");
@@ -708,7 +767,8 @@ void HttpServer::setup() {
     if (!since) return bad_request(res, "since: expected UTC milliseconds or ISO-8601"), std::nullopt;
     if (!until) return bad_request(res, "until: expected UTC milliseconds or ISO-8601"), std::nullopt;
     if (*until <= *since) return bad_request(res, "until must be after since"), std::nullopt;
-    if (*until - *since > 400LL * 86400 * 1000) return bad_request(res, "window longer than 400 days"), std::nullopt;
+    if (*until - *since > 400LL * 86400 * 1000)
+      return bad_request(res, "window longer than 400 days"), std::nullopt;
     q.since_ms = *since;
     q.until_ms = *until;
     if (!t.has_service("quake") && !t.has_service("wildfire") && !t.has_service("site"))
@@ -761,24 +821,25 @@ void HttpServer::setup() {
     res.set_content(sites_geojson(visible, t.has_service("site") || t.has_service("power")).dump(),
                     "application/geo+json");
   });
-  authed("GET", "/api/v1/feeds/events.geojson", [this, event_query_in_scope](const Req& req, Res& res, const Tenant& t) {
-    store::EventQuery q;
-    if (!event_query_in_scope(req, res, t, q)) return;
-    std::vector<store::EventRecord> visible;
-    if (!q.kinds.empty()) {
-      const size_t want = q.limit;
-      if (!t.regions.empty()) q.limit = std::min(kMaxLimit, want * 4);
-      auto events = hub_.store().query_events(q);
-      if (!events) return store_error(res, events.error());
-      for (auto& e : *events) {
-        if (visible.size() >= want) break;
-        if (!event_visible(e, t)) continue;
-        if (e.kind == "quake") scrub_quake_payload(e.payload, t);
-        visible.push_back(std::move(e));
-      }
-    }
-    res.set_content(events_geojson(visible).dump(), "application/geo+json");
-  });
+  authed("GET", "/api/v1/feeds/events.geojson",
+         [this, event_query_in_scope](const Req& req, Res& res, const Tenant& t) {
+           store::EventQuery q;
+           if (!event_query_in_scope(req, res, t, q)) return;
+           std::vector<store::EventRecord> visible;
+           if (!q.kinds.empty()) {
+             const size_t want = q.limit;
+             if (!t.regions.empty()) q.limit = std::min(kMaxLimit, want * 4);
+             auto events = hub_.store().query_events(q);
+             if (!events) return store_error(res, events.error());
+             for (auto& e : *events) {
+               if (visible.size() >= want) break;
+               if (!event_visible(e, t)) continue;
+               if (e.kind == "quake") scrub_quake_payload(e.payload, t);
+               visible.push_back(std::move(e));
+             }
+           }
+           res.set_content(events_geojson(visible).dump(), "application/geo+json");
+         });
   authed("GET", "/api/v1/feeds/quakes.xml", [this](const Req& req, Res& res, const Tenant& t) {
     if (auto e = check_params(req, {"since", "until", "limit"})) return bad_request(res, *e);
     if (!t.has_service("quake")) return forbidden(res, "QuakeML needs the quake service");
@@ -821,7 +882,8 @@ void HttpServer::setup() {
     if (!t) return bad_request(res, t.error().message);
     auto existing = repo_.tenant(t->id);
     if (!existing) return store_error(res, existing.error());
-    if (*existing) return send_json(res, 409, {{"error", "conflict"}, {"reason", "tenant '" + t->id + "' exists"}});
+    if (*existing)
+      return send_json(res, 409, {{"error", "conflict"}, {"reason", "tenant '" + t->id + "' exists"}});
     if (auto st = repo_.upsert_tenant(*t); !st) return store_error(res, st.error());
     const std::string key = generate_api_key();
     auto k = repo_.add_key(t->id, hash_api_key(key), "initial", now_ms());
@@ -856,7 +918,8 @@ void HttpServer::setup() {
     (*body)["id"] = *id;
     auto t = tenant_from_json(*body);
     if (!t) return bad_request(res, t.error().message);
-    if (*id == me.id && t->role != Role::admin) return bad_request(res, "role: an admin cannot demote itself");
+    if (*id == me.id && t->role != Role::admin)
+      return bad_request(res, "role: an admin cannot demote itself");
     auto existing = repo_.tenant(*id);
     if (!existing) return store_error(res, existing.error());
     if (!*existing) return not_found(res, "no such tenant");
@@ -880,7 +943,8 @@ void HttpServer::setup() {
     auto ks = repo_.keys(*id);
     if (!ks) return store_error(res, ks.error());
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& k : *ks) arr.push_back({{"id", k.id}, {"label", k.label}, {"created", format_iso8601_ms(k.created_ms)}});
+    for (const auto& k : *ks)
+      arr.push_back({{"id", k.id}, {"label", k.label}, {"created", format_iso8601_ms(k.created_ms)}});
     send_json(res, 200, {{"tenant", *id}, {"keys", arr}});
   });
   admin("POST", "/api/v1/tenants/{id}/keys", [this, tenant_path](const Req& req, Res& res, const Tenant&) {
@@ -898,31 +962,35 @@ void HttpServer::setup() {
     if (!k) return store_error(res, k.error());
     send_json(res, 201, {{"tenant", *id}, {"key_id", k->id}, {"api_key", key}, {"label", *label}});
   });
-  admin("DELETE", "/api/v1/tenants/{id}/keys/{key_id}", [this, tenant_path](const Req& req, Res& res, const Tenant&) {
-    auto id = tenant_path(req, res);
-    if (!id) return;
-    const std::string key_id = req.matches[2].str();
-    if (!is_valid_id(key_id)) return bad_request(res, "key id: expected 1-64 of [A-Za-z0-9_-]");
-    auto r = repo_.revoke_key(*id, key_id);
-    if (!r) return store_error(res, r.error());
-    if (!*r) return not_found(res, "no such key");
-    auth_.invalidate();
-    send_json(res, 200, {{"revoked", key_id}});
-  });
+  admin("DELETE", "/api/v1/tenants/{id}/keys/{key_id}",
+        [this, tenant_path](const Req& req, Res& res, const Tenant&) {
+          auto id = tenant_path(req, res);
+          if (!id) return;
+          const std::string key_id = req.matches[2].str();
+          if (!is_valid_id(key_id)) return bad_request(res, "key id: expected 1-64 of [A-Za-z0-9_-]");
+          auto r = repo_.revoke_key(*id, key_id);
+          if (!r) return store_error(res, r.error());
+          if (!*r) return not_found(res, "no such key");
+          auth_.invalidate();
+          send_json(res, 200, {{"revoked", key_id}});
+        });
 
   // ------------------------------------------------------------ static dashboard
-  std::string root = hub_.config().web_root.empty() ? std::string(TW_DEFAULT_WEB_ROOT) : hub_.config().web_root;
+  std::string root =
+      hub_.config().web_root.empty() ? std::string(TW_DEFAULT_WEB_ROOT) : hub_.config().web_root;
   if (!s.set_mount_point("/", root)) spdlog::warn("hub: web root {} not found; dashboard disabled", root);
 
   s.set_error_handler([](const Req& req, Res& res) {
     if (res.status == 413) {
       res.status = 400;
-      send_json(res, 400, {{"error", "bad_request"},
-                           {"reason", "request body too large (limit " + std::to_string(kMaxBody) + " bytes)"}});
+      send_json(res, 400,
+                {{"error", "bad_request"},
+                 {"reason", "request body too large (limit " + std::to_string(kMaxBody) + " bytes)"}});
       return;
     }
     if (res.body.empty() && req.path.starts_with("/api/"))
-      send_json(res, res.status, {{"error", res.status == 404 ? "not_found" : "error"}, {"reason", "no such route"}});
+      send_json(res, res.status,
+                {{"error", res.status == 404 ? "not_found" : "error"}, {"reason", "no such route"}});
   });
 }
 

@@ -1,11 +1,11 @@
 #include "tw/hub/hub.hpp"
 
-#include <chrono>
-#include <algorithm>
-#include <cmath>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 
 #include "tw/core/time.hpp"
 
@@ -13,7 +13,8 @@ namespace tw::hub {
 
 // ---------------------------------------------------------------- Broadcaster
 
-std::shared_ptr<Broadcaster::Subscriber> Broadcaster::subscribe(std::function<bool(const StreamItem&)> filter) {
+std::shared_ptr<Broadcaster::Subscriber> Broadcaster::subscribe(
+    std::function<bool(const StreamItem&)> filter) {
   auto s = std::make_shared<Subscriber>();
   s->filter = std::move(filter);
   std::lock_guard lock(mu_);
@@ -77,8 +78,8 @@ std::string service_of_alarm_type(std::string_view type) {
   if (type.starts_with("quake")) return "quake";
   if (type.starts_with("smoke") || type.starts_with("fire")) return "wildfire";
   if (type.starts_with("change")) return "landuse";
-  if (type == "mains_outage" || type == "low_runtime" || type == "over_temperature" || type == "block_imbalance" ||
-      type == "battery_theft")
+  if (type == "mains_outage" || type == "low_runtime" || type == "over_temperature" ||
+      type == "block_imbalance" || type == "battery_theft")
     return "power";
   return "site";
 }
@@ -88,20 +89,33 @@ nlohmann::json coord(double v) { return std::isnan(v) ? nlohmann::json(nullptr) 
 }  // namespace
 
 nlohmann::json to_json(const store::EventRecord& e) {
-  return {{"id", e.id},           {"site", e.site},         {"kind", e.kind},
-          {"ts", e.ts_ms},        {"time", format_iso8601_ms(e.ts_ms)},
-          {"received", e.received_ms}, {"lat", coord(e.lat)}, {"lon", coord(e.lon)},
-          {"service", service_of_kind(e.kind)}, {"payload", e.payload}};
+  return {{"id", e.id},
+          {"site", e.site},
+          {"kind", e.kind},
+          {"ts", e.ts_ms},
+          {"time", format_iso8601_ms(e.ts_ms)},
+          {"received", e.received_ms},
+          {"lat", coord(e.lat)},
+          {"lon", coord(e.lon)},
+          {"service", service_of_kind(e.kind)},
+          {"payload", e.payload}};
 }
 
 nlohmann::json to_json(const store::SiteRecord& s) {
-  return {{"id", s.id},         {"name", s.name},     {"lat", s.lat},
-          {"lon", s.lon},       {"height_m", s.height_m}, {"status", s.status},
-          {"last_seen", s.last_seen_ms}, {"info", s.info}};
+  return {{"id", s.id},
+          {"name", s.name},
+          {"lat", s.lat},
+          {"lon", s.lon},
+          {"height_m", s.height_m},
+          {"status", s.status},
+          {"last_seen", s.last_seen_ms},
+          {"info", s.info}};
 }
 
 nlohmann::json to_json(const store::AlarmRecord& a) {
-  auto t = [](std::int64_t ms) { return ms ? nlohmann::json(format_iso8601_ms(ms)) : nlohmann::json(nullptr); };
+  auto t = [](std::int64_t ms) {
+    return ms ? nlohmann::json(format_iso8601_ms(ms)) : nlohmann::json(nullptr);
+  };
   return {{"id", a.id},
           {"source", a.source},
           {"type", a.type},
@@ -130,7 +144,8 @@ Hub::Hub(HubConfig cfg, std::unique_ptr<store::Store> store)
       dup_(metrics_.counter("tw_duplicates_dropped_total", "Messages dropped as duplicates (same id)")),
       stored_(metrics_.counter("tw_messages_stored_total", "Messages stored")),
       store_errors_(metrics_.counter("tw_store_errors_total", "Store failures")),
-      store_seconds_us_(metrics_.counter("tw_store_insert_microseconds_total", "Time spent in store inserts")),
+      store_seconds_us_(
+          metrics_.counter("tw_store_insert_microseconds_total", "Time spent in store inserts")),
       store_last_ms_(metrics_.gauge("tw_store_insert_last_ms", "Duration of the last store insert")),
       sse_clients_(metrics_.gauge("tw_stream_clients", "Connected live-stream clients")) {
   if (auto s = store_->sites(); s) {
@@ -177,7 +192,9 @@ Result<Message> Hub::parse_counted(std::string_view topic, std::string_view payl
   in_.inc();
   auto m = parse_message(payload, topic);
   if (!m) {
-    metrics_.counter("tw_messages_rejected_total", "Messages rejected, by reason", {{"reason", m.error().code}}).inc();
+    metrics_
+        .counter("tw_messages_rejected_total", "Messages rejected, by reason", {{"reason", m.error().code}})
+        .inc();
     spdlog::warn("hub: rejected message on '{}': {}: {}", topic, m.error().code, m.error().message);
   }
   return m;
@@ -205,7 +222,9 @@ bool Hub::ingest_raw_batch(std::span<const RawMessage> batch) {
 Status Hub::ingest(const Message& m) {
   in_.inc();
   if (auto st = validate_payload(m.kind, m.payload); !st) {
-    metrics_.counter("tw_messages_rejected_total", "Messages rejected, by reason", {{"reason", st.error().code}}).inc();
+    metrics_
+        .counter("tw_messages_rejected_total", "Messages rejected, by reason", {{"reason", st.error().code}})
+        .inc();
     return st;
   }
   return ingest_batch({m});
@@ -261,10 +280,13 @@ Status Hub::store_and_process(const std::vector<Message>& batch) {
   auto n = store_->insert_events(records, &added);
   if (!n) {
     added.assign(records.size(), false);
-    if (records.size() > 1) spdlog::warn("hub: batch of {} failed ({}), storing one by one", records.size(), n.error().message);
+    if (records.size() > 1)
+      spdlog::warn("hub: batch of {} failed ({}), storing one by one", records.size(), n.error().message);
     std::vector<bool> one;
     for (size_t i = 0; i < records.size(); ++i) {
-      auto r = records.size() > 1 ? store_->insert_events(std::span<const store::EventRecord>(&records[i], 1), &one) : n;
+      auto r = records.size() > 1
+                   ? store_->insert_events(std::span<const store::EventRecord>(&records[i], 1), &one)
+                   : n;
       if (!r) {
         store_errors_.inc();
         spdlog::error("hub: store insert of {} failed: {}", records[i].id, r.error().message);
@@ -276,7 +298,8 @@ Status Hub::store_and_process(const std::vector<Message>& batch) {
       }
     }
   }
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
   store_seconds_us_.inc(static_cast<std::uint64_t>(us));
   store_last_ms_.set(static_cast<double>(us) / 1000.0);
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -289,8 +312,8 @@ Status Hub::store_and_process(const std::vector<Message>& batch) {
     }
     stored_.inc();
     if (broadcaster_.subscribers() > 0)  // the JSON view is only built for live listeners
-      broadcaster_.publish({"event", to_json(records[i]), service_of_kind(m.kind), m.site, records[i].lat,
-                            records[i].lon});
+      broadcaster_.publish(
+          {"event", to_json(records[i]), service_of_kind(m.kind), m.site, records[i].lat, records[i].lon});
     for (auto& p : processors_) p->on_message(m, *this);
   }
   return result;
@@ -365,7 +388,8 @@ void Hub::set_online(const std::string& id, bool online, std::int64_t ts) {
     a.lat = snapshot.lat;
     a.lon = snapshot.lon;
     a.start_ms = ts;
-    a.message = fmt::format("site {} is offline (last seen {})", id, format_iso8601_ms(snapshot.last_seen_ms));
+    a.message =
+        fmt::format("site {} is offline (last seen {})", id, format_iso8601_ms(snapshot.last_seen_ms));
     (void)raise_alarm(a);
   }
 }
@@ -375,7 +399,8 @@ void Hub::check_presence(std::int64_t now) {
   {
     std::lock_guard lock(sites_mu_);
     for (const auto& [id, s] : sites_) {
-      if (s.status == "online" && now - s.last_seen_ms > static_cast<std::int64_t>(cfg_.offline_after_s) * 1000)
+      if (s.status == "online" &&
+          now - s.last_seen_ms > static_cast<std::int64_t>(cfg_.offline_after_s) * 1000)
         stale.push_back(id);
     }
   }
@@ -471,9 +496,12 @@ class AlertProcessor : public Processor {
       a.update_ms = m.ts_ms;
       a.message = fmt::format("M{:.1f} earthquake, depth {:.0f} km, max intensity {:.1f}", mag,
                               p.value("depth_km", 0.0), mmi);
-      a.details = {{"event", m.id},           {"event_id", a.source},
-                   {"version", p.value("version", 0)}, {"magnitude", mag},
-                   {"max_mmi", mmi},          {"origin_time", p.value("origin_time", "")},
+      a.details = {{"event", m.id},
+                   {"event_id", a.source},
+                   {"version", p.value("version", 0)},
+                   {"magnitude", mag},
+                   {"max_mmi", mmi},
+                   {"origin_time", p.value("origin_time", "")},
                    {"radius_km", std::clamp(std::pow(10.0, 0.5 * mag - 1.0) * 10.0, 10.0, 500.0)}};
       (void)ctx.raise_alarm(a);
     } else if (m.kind == "fire") {
@@ -505,9 +533,62 @@ class AlertProcessor : public Processor {
       a.update_ms = m.ts_ms;
       a.message = fmt::format("smoke seen by {} bearing {:.0f} deg (score {:.2f})", a.source,
                               p.value("bearing_deg", 0.0), p.value("score", 0.0));
-      a.details = {{"event", m.id}, {"bearing_deg", p.value("bearing_deg", 0.0)}, {"score", p.value("score", 0.0)}};
+      a.details = {
+          {"event", m.id}, {"bearing_deg", p.value("bearing_deg", 0.0)}, {"score", p.value("score", 0.0)}};
       (void)ctx.raise_alarm(a);
+    } else if (m.kind == "change") {
+      // One alarm per view and farmland zone; the redacted before/after crops stay in the event (evidence).
+      const std::string zone = p.value("zone", "view");
+      store::AlarmRecord a;
+      a.source = view_of(m);
+      a.type = "change:" + zone;
+      a.service = "landuse";
+      a.severity = "minor";
+      a.site = m.site;
+      if (auto s = ctx.site(m.site)) {
+        a.lat = s->lat;
+        a.lon = s->lon;
+      }
+      a.start_ms = m.ts_ms;
+      a.update_ms = m.ts_ms;
+      a.message = fmt::format("new structure in zone {} seen by {} since {} ({:.0f} px, {:.0f}% of the zone)",
+                              zone, a.source, p.value("first_seen", "?"), p.value("area_px", 0.0),
+                              100.0 * p.value("area_fraction", 0.0));
+      a.details = {{"event", m.id}, {"zone", zone}, {"area_px", p.value("area_px", 0.0)}};
+      for (const char* k : {"area_fraction", "first_seen", "days_seen", "box", "image_width", "image_height"})
+        if (p.contains(k)) a.details[k] = p[k];
+      (void)ctx.raise_alarm(a);
+    } else if (m.kind == "camera_status") {
+      // A camera that stopped delivering, or a view that moved away from its reference (it cannot be compared
+      // until someone re-aims or resets it): an alarm while the state lasts.
+      const std::string state = p.value("state", "");
+      const std::string view = view_of(m);
+      auto raise = [&](const char* type, std::string message) {
+        store::AlarmRecord a;
+        a.source = view;
+        a.type = type;
+        a.severity = "warning";
+        a.site = m.site;
+        a.start_ms = m.ts_ms;
+        a.update_ms = m.ts_ms;
+        a.message = std::move(message);
+        a.details = {{"event", m.id}, {"reason", p.value("reason", "")}};
+        (void)ctx.raise_alarm(a);
+      };
+      if (state == "offline") raise("camera_offline", fmt::format("camera {} delivers no frames", view));
+      if (state == "online") ctx.clear_alarm(view, "camera_offline");
+      if (state == "view_moved")
+        raise("view_moved", fmt::format("camera view {} moved away from its reference", view));
+      if (state == "ok") ctx.clear_alarm(view, "view_moved");
     }
+  }
+
+ private:
+  // site/camera[/preset] of a camera message.
+  static std::string view_of(const Message& m) {
+    std::string v = m.site + "/" + m.payload.value("camera", "");
+    if (auto preset = m.payload.value("preset", ""); !preset.empty()) v += "/" + preset;
+    return v;
   }
 };
 

@@ -8,8 +8,11 @@ namespace {
 using nlohmann::json;
 
 json param(const char* name, const char* in, const char* type, const char* desc, bool required = false) {
-  return {{"name", name}, {"in", in}, {"required", required || std::string(in) == "path"},
-          {"description", desc}, {"schema", {{"type", type}}}};
+  return {{"name", name},
+          {"in", in},
+          {"required", required || std::string(in) == "path"},
+          {"description", desc},
+          {"schema", {{"type", type}}}};
 }
 
 json op(const char* summary, const char* role, json params = json::array(), bool body = false,
@@ -26,7 +29,9 @@ json op(const char* summary, const char* role, json params = json::array(), bool
   } else {
     o["security"] = json::array();
   }
-  if (body) o["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
+  if (body)
+    o["requestBody"] = {{"required", true},
+                        {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
   return o;
 }
 
@@ -69,19 +74,24 @@ json build() {
           param("limit", "query", "integer", "1..10000 (default 200)")});
   paths["/api/v1/alarms/{id}"]["get"] = op("One alarm", "viewer", {alarm_id});
   paths["/api/v1/alarms/{id}/history"]["get"] = op("Alarm history and comments", "viewer", {alarm_id});
-  paths["/api/v1/alarms/{id}/ack"]["post"] = op("Acknowledge (optional {reason})", "operator", {alarm_id}, true);
-  paths["/api/v1/alarms/{id}/clear"]["post"] = op("Clear (optional {reason})", "operator", {alarm_id}, true);
+  paths["/api/v1/alarms/{id}/ack"]["post"] =
+      op("Acknowledge (optional {reason})", "operator", {alarm_id}, true);
+  paths["/api/v1/alarms/{id}/clear"]["post"] =
+      op("Clear (optional {reason}; dismissing an unconfirmed smoke alarm needs {label}: cloud, fog, dust, "
+         "industrial_smoke, glare or other)",
+         "operator", {alarm_id}, true);
   paths["/api/v1/alarms/{id}/assign"]["post"] = op("Assign ({assignee})", "operator", {alarm_id}, true);
   paths["/api/v1/alarms/{id}/comment"]["post"] = op("Comment ({text})", "operator", {alarm_id}, true);
   paths["/api/v1/stream"]["get"] =
       op("Server-sent events (event, alarm, site) in the tenant's scope", "viewer",
-         {param("key", "query", "string", "API key, for EventSource clients that cannot send headers")}, false,
-         "text/event-stream");
-  paths["/api/v1/evidence"]["get"] = op("What the network observed near a point", "viewer", evidence_params());
+         {param("key", "query", "string", "API key, for EventSource clients that cannot send headers")},
+         false, "text/event-stream");
+  paths["/api/v1/evidence"]["get"] =
+      op("What the network observed near a point", "viewer", evidence_params());
   paths["/api/v1/evidence/bundle"]["get"] =
       op("Evidence bundle: files (base64) and SHA-256 manifest", "viewer", evidence_params());
-  paths["/api/v1/feeds/alerts.atom"]["get"] =
-      op("Atom feed of active alarms as CAP 1.2 alerts", "viewer", json::array(), false, "application/atom+xml");
+  paths["/api/v1/feeds/alerts.atom"]["get"] = op("Atom feed of active alarms as CAP 1.2 alerts", "viewer",
+                                                 json::array(), false, "application/atom+xml");
   paths["/api/v1/feeds/sites.geojson"]["get"] =
       op("Sites as GeoJSON", "viewer", json::array(), false, "application/geo+json");
   paths["/api/v1/feeds/events.geojson"]["get"] =
@@ -92,22 +102,26 @@ json build() {
           param("limit", "query", "integer", "1..10000")},
          false, "application/xml");
   paths["/api/v1/tenants"]["get"] = op("All tenants", "admin");
-  paths["/api/v1/tenants"]["post"] = op("Create a tenant; returns its first API key once", "admin", json::array(), true);
+  paths["/api/v1/tenants"]["post"] =
+      op("Create a tenant; returns its first API key once", "admin", json::array(), true);
   paths["/api/v1/tenants/{id}"]["get"] = op("One tenant", "admin", {id});
-  paths["/api/v1/tenants/{id}"]["put"] = op("Replace a tenant's name, role, services, regions", "admin", {id}, true);
+  paths["/api/v1/tenants/{id}"]["put"] =
+      op("Replace a tenant's name, role, services, regions", "admin", {id}, true);
   paths["/api/v1/tenants/{id}"]["delete"] = op("Delete a tenant and its keys", "admin", {id});
   paths["/api/v1/tenants/{id}/keys"]["get"] = op("A tenant's key ids (never the keys)", "admin", {id});
-  paths["/api/v1/tenants/{id}/keys"]["post"] = op("Issue a key ({label}); returned once", "admin", {id}, true);
+  paths["/api/v1/tenants/{id}/keys"]["post"] =
+      op("Issue a key ({label}); returned once", "admin", {id}, true);
   paths["/api/v1/tenants/{id}/keys/{key_id}"]["delete"] =
       op("Revoke a key", "admin", {id, param("key_id", "path", "string", "key id")});
 
   auto err = [](const char* d) {
-    return json{{"description", d},
-                {"content",
-                 {{"application/json",
-                   {{"schema",
-                     {{"type", "object"},
-                      {"properties", {{"error", {{"type", "string"}}}, {"reason", {{"type", "string"}}}}}}}}}}}};
+    return json{
+        {"description", d},
+        {"content",
+         {{"application/json",
+           {{"schema",
+             {{"type", "object"},
+              {"properties", {{"error", {{"type", "string"}}}, {"reason", {{"type", "string"}}}}}}}}}}}};
   };
   return {{"openapi", "3.0.3"},
           {"info", {{"title", "towerwatch hub API"}, {"version", "1.0.0"}}},

@@ -63,10 +63,25 @@ cv::Mat cell_stats(const cv::Mat& canvas) {
   return blob;
 }
 
+// Cells the head scores and normalises over, [1, 1, 26, 26]: 1 on the image part of the letterbox (rows x cols
+// cells) minus the banner rows, 0 elsewhere (tools/smoke/train_smoke_head.py: valid_mask).
+cv::Mat valid_mask(int rows, int cols) {
+  const int g = kInput / kCell;
+  const int dims[4] = {1, 1, g, g};
+  cv::Mat blob(4, dims, CV_32F, cv::Scalar(0));
+  cv::Mat plane(g, g, CV_32F, blob.ptr<float>());
+  if (rows > kOverlayRows && cols > 0) plane(cv::Range(kOverlayRows, rows), cv::Range(0, cols)).setTo(1.f);
+  return blob;
+}
+
 class HeadModel final : public SmokeModel {
  public:
-  HeadModel(cv::dnn::Net backbone, cv::dnn::Net head, float box_threshold, bool use_cells)
-      : backbone_(std::move(backbone)), head_(std::move(head)), box_threshold_(box_threshold), use_cells_(use_cells) {}
+  HeadModel(cv::dnn::Net backbone, cv::dnn::Net head, float box_threshold, bool use_cells, bool use_valid)
+      : backbone_(std::move(backbone)),
+        head_(std::move(head)),
+        box_threshold_(box_threshold),
+        use_cells_(use_cells),
+        use_valid_(use_valid) {}
 
   std::string name() const override { return "head"; }
 
@@ -84,12 +99,14 @@ class HeadModel final : public SmokeModel {
     backbone_.forward(feats, std::vector<cv::String>{kLayer16, kLayer32});
     head_.setInput(feats[0], "f16");
     head_.setInput(feats[1], "f32");
+    const int g = kInput / kCell;
+    const int rows = std::min(g, static_cast<int>(std::ceil(static_cast<float>(img.rows) * lb.scale / kCell)));
+    const int cols = std::min(g, static_cast<int>(std::ceil(static_cast<float>(img.cols) * lb.scale / kCell)));
     if (use_cells_) head_.setInput(cell_stats(canvas), "cells");
+    if (use_valid_) head_.setInput(valid_mask(rows, cols), "valid");
     cv::Mat out = head_.forward();
     const int grid = out.size[2];
     cv::Mat heat(grid, out.size[3], CV_32F, out.ptr<float>());
-    const int rows = std::min(grid, static_cast<int>(std::ceil(static_cast<float>(img.rows) * lb.scale / kCell)));
-    const int cols = std::min(out.size[3], static_cast<int>(std::ceil(static_cast<float>(img.cols) * lb.scale / kCell)));
     r.heat = heat(cv::Rect(0, 0, std::max(1, cols), std::max(1, rows))).clone();
     r.heat.rowRange(0, std::min(kOverlayRows, r.heat.rows)).setTo(0.f);
     double mx = 0;
@@ -104,6 +121,7 @@ class HeadModel final : public SmokeModel {
   cv::dnn::Net head_;
   float box_threshold_;
   bool use_cells_;
+  bool use_valid_;
 };
 
 class YoloModel final : public SmokeModel {
@@ -172,12 +190,13 @@ Result<std::unique_ptr<SmokeModel>> make_smoke_model(const SmokeModelConfig& cfg
     auto h = load_net(hd, "smoke head ONNX");
     if (!h) return h.error();
     // Check that the two fit together once, so a wrong file fails here rather than on the first frame.
-    // Heads with a third input "cells" (colour statistics) are tried first, then two-input heads.
+    // Heads with inputs "cells" (colour statistics) and "valid" (scored cells, for per-frame normalisation) are
+    // tried first, then heads without "valid", then two-input heads.
     const cv::Mat probe(240, 320, CV_8UC3, cv::Scalar::all(114));
     std::string why;
-    for (bool cells : {true, false}) {
+    for (const auto& [cells, valid] : {std::pair{true, true}, std::pair{true, false}, std::pair{false, false}}) {
       try {
-        auto m = std::make_unique<HeadModel>(*b, *h, cfg.box_threshold, cells);
+        auto m = std::make_unique<HeadModel>(*b, *h, cfg.box_threshold, cells, valid);
         (void)m->infer(probe);
         return std::unique_ptr<SmokeModel>(std::move(m));
       } catch (const cv::Exception& e) {

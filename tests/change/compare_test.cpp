@@ -7,6 +7,7 @@
 
 #include "test_data.hpp"
 #include "tw/change/compare.hpp"
+#include "tw/change/head.hpp"
 #include "tw/change/transients.hpp"
 #include "tw/change/zone.hpp"
 
@@ -23,6 +24,9 @@ TransientMasker detector_masker() {
   }();
   return m;
 }
+
+// Floors on the shipped head's in-sample LEVIR masks (docs/change.md: measured values).
+constexpr double RECALL_FLOOR = 0.5, F1_FLOOR = 0.45, MICRO_F1_FLOOR = 0.62;
 
 cv::Mat shifted(const cv::Mat& img, double dx, double dy) {
   cv::Mat out;
@@ -54,8 +58,9 @@ TEST(ChangeCompare, LevirChangedPairsAreFlaggedInBothOrders) {
     double recall = cv::countNonZero(r->mask & label) / static_cast<double>(cv::countNonZero(label));
     double f1 = pixel_f1(r->mask, label);
     std::printf("%s: pixel F1 %.3f recall %.3f changed_fraction %.3f\n", name, f1, recall, r->changed_fraction);
-    EXPECT_GT(recall, 0.4) << name;
-    EXPECT_GT(f1, 0.2) << name;
+    EXPECT_TRUE(r->head_used) << name;
+    EXPECT_GT(recall, RECALL_FLOOR) << name;
+    EXPECT_GT(f1, F1_FLOOR) << name;
     // Swapping the order moves the decision statistic by little.
     EXPECT_NEAR(r->changed_fraction, s->changed_fraction, 0.03) << name;
   }
@@ -70,6 +75,85 @@ TEST(ChangeCompare, LevirNoChangePairIsNotFlagged) {
   EXPECT_FALSE(r->changed) << r->changed_fraction;
   EXPECT_FALSE(s->changed) << s->changed_fraction;
   EXPECT_LT(r->score, 0.5);
+  // An unchanged pair has an empty mask and no regions.
+  EXPECT_EQ(cv::countNonZero(r->mask), 0);
+  EXPECT_TRUE(r->regions.empty());
+  EXPECT_DOUBLE_EQ(r->changed_fraction, 0.0);
+}
+
+TEST(ChangeCompare, LevirMasksOfTheShippedHead) {
+  // All 11 pairs, both orders. The shipped head was trained on these pairs, so this pins the in-sample figure
+  // (docs/change.md gives the leave-one-pair-out one); decisions must all be right in both orders.
+  double tp = 0, np = 0, ng = 0;
+  int pairs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(levir() / "A")) {
+    const auto name = e.path().filename();
+    cv::Mat a = load(levir() / "A" / name), b = load(levir() / "B" / name);
+    cv::Mat label = cv::imread((levir() / "label" / name).string(), cv::IMREAD_GRAYSCALE);
+    ASSERT_FALSE(label.empty()) << name;
+    auto r = compare(a, b);
+    auto s = compare(b, a);
+    ASSERT_TRUE(r.ok() && s.ok()) << name;
+    const bool gt_changed = cv::countNonZero(label) > 0.01 * static_cast<double>(label.total());
+    EXPECT_EQ(r->changed, gt_changed) << name;
+    EXPECT_EQ(s->changed, gt_changed) << name << " swapped";
+    EXPECT_EQ(r->changed, r->score >= 0.5) << name;
+    cv::Mat p = r->mask > 127, g = label > 127;
+    tp += cv::countNonZero(p & g);
+    np += cv::countNonZero(p);
+    ng += cv::countNonZero(g);
+    ++pairs;
+  }
+  EXPECT_EQ(pairs, 11);
+  const double f1 = 2 * tp / (np + ng);
+  std::printf("LEVIR micro pixel F1 %.3f (precision %.3f, recall %.3f)\n", f1, tp / np, tp / ng);
+  EXPECT_GT(f1, MICRO_F1_FLOOR);
+}
+
+TEST(ChangeCompare, HeadIsSymmetricInTheImageOrder) {
+  cv::Mat a = load(levir() / "A" / "test_55_0256_0000.png"), b = load(levir() / "B" / "test_55_0256_0000.png");
+  auto ab = change_probability(a, b);
+  auto ba = change_probability(b, a);
+  ASSERT_TRUE(ab.ok() && ba.ok()) << (ab.ok() ? "" : ab.error().message);
+  ASSERT_EQ(ab->size(), a.size());
+  ASSERT_EQ(ab->type(), CV_32F);
+  EXPECT_EQ(cv::norm(*ab, *ba, cv::NORM_INF), 0.0);
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(*ab, &lo, &hi);
+  EXPECT_GE(lo, 0.0);
+  EXPECT_LE(hi, 1.0);
+  // The same image twice, and a non-multiple-of-4 size, work too.
+  cv::Mat odd = a(cv::Rect(0, 0, 201, 99)).clone();
+  auto same = change_probability(odd, odd.clone());
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->size(), odd.size());
+  EXPECT_LT(cv::mean(*same)[0], 0.1);
+}
+
+TEST(ChangeCompare, HeadOptionsAndMissingModel) {
+  cv::Mat a = load(levir() / "A" / "test_7_0256_0512.png"), b = load(levir() / "B" / "test_7_0256_0512.png");
+  CompareOptions o;
+  o.head_model = "/nonexistent/change_head.onnx";
+  auto r = compare(a, b, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "model_missing");
+  EXPECT_NE(r.error().message.find("/nonexistent/change_head.onnx"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("TOWERWATCH_CHANGE_HEAD"), std::string::npos) << r.error().message;
+  // Without the head the mask is the structural one, and changed_fraction its share.
+  o.use_head = false;
+  auto s = compare(a, b, o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->head_used);
+  EXPECT_TRUE(s->changed);
+  EXPECT_DOUBLE_EQ(s->changed_fraction, s->structural_fraction);
+  EXPECT_GT(s->changed_fraction, 0.28);
+  // With the head, the decision needs the structure to change too, and the mask is the head's outline.
+  auto h = compare(a, b);
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(h->head_used);
+  EXPECT_DOUBLE_EQ(h->structural_fraction, s->structural_fraction);
+  EXPECT_LT(h->changed_fraction, s->changed_fraction);
+  EXPECT_DOUBLE_EQ(h->score, s->score);
 }
 
 TEST(ChangeCompare, IdenticalImagesShowNoChange) {
@@ -159,7 +243,9 @@ TEST(ChangeCompare, NewStructureInsideTheZoneIsFound) {
   ASSERT_FALSE(r->regions.empty());
   cv::Rect got(r->regions[0].x0, r->regions[0].y0, r->regions[0].x1 - r->regions[0].x0,
                r->regions[0].y1 - r->regions[0].y0);
-  EXPECT_GT((got & dst).area(), 0.5 * dst.area());
+  // The head (trained on aerial roofs) outlines part of the pasted facade: the largest region lies on it.
+  EXPECT_GT((got & dst).area(), 0.3 * dst.area());
+  EXPECT_GT((got & dst).area(), 0.5 * got.area());
   // Nothing outside the zone is reported.
   EXPECT_EQ(cv::countNonZero(r->mask & ~zmask), 0);
   // The same change with a zone elsewhere (the sky) is not counted.

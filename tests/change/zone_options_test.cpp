@@ -58,6 +58,13 @@ TEST(ChangeOptions, SetsAndValidatesByName) {
   ASSERT_EQ(o.pool_sigmas.size(), 2u);
   EXPECT_DOUBLE_EQ(o.pool_sigmas[1], 4.0);
   EXPECT_EQ(o.work_max_side, 640);
+  ASSERT_TRUE(set_options(o, {"use_head=0", "head_threshold=0.6", "head_min_fraction=0.01", "head_model=h.onnx"}).ok());
+  EXPECT_FALSE(o.use_head);
+  EXPECT_DOUBLE_EQ(o.head_threshold, 0.6);
+  EXPECT_DOUBLE_EQ(o.head_min_fraction, 0.01);
+  EXPECT_EQ(o.head_model, "h.onnx");
+  ASSERT_TRUE(set_option(o, "use_head=1").ok());
+  EXPECT_TRUE(o.use_head);
   struct Case {
     const char* text;
     const char* needle;
@@ -71,7 +78,10 @@ TEST(ChangeOptions, SetsAndValidatesByName) {
                         Case{"contrast_floor=0", "contrast_floor"}, Case{"min_registration_corr=1", "min_registration_corr"},
                         Case{"min_region_fraction=1", "min_region_fraction"}, Case{"transient_dilate=0.6", "transient_dilate"},
                         Case{"max_shift_fraction=0", "max_shift_fraction"}, Case{"min_visibility_ratio=2", "min_visibility_ratio"},
-                        Case{"pre_blur_sigma=-1", "pre_blur_sigma"}, Case{"min_registration_gain=1", "min_registration_gain"}}) {
+                        Case{"pre_blur_sigma=-1", "pre_blur_sigma"}, Case{"min_registration_gain=1", "min_registration_gain"},
+                        Case{"use_head=2", "use_head"}, Case{"head_threshold=1", "head_threshold"},
+                        Case{"head_threshold=0", "head_threshold"}, Case{"head_min_fraction=-0.1", "head_min_fraction"},
+                        Case{"head_model=", "head_model"}}) {
     CompareOptions x;
     auto st = set_option(x, c.text);
     ASSERT_FALSE(st.ok()) << c.text;

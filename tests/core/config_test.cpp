@@ -39,6 +39,7 @@ azimuth_deg = @cameras[0].azimuth_deg@
 tilt_deg = @cameras[0].tilt_deg@
 hfov_deg = @cameras[0].hfov_deg@
 analysis_fps = @cameras[0].analysis_fps@
+capture_every_s = @cameras[0].capture_every_s@
 analytics = @cameras[0].analytics@
 classes = @cameras[0].classes@
 [[cameras.lines]]
@@ -65,7 +66,8 @@ const std::map<std::string, std::string> kSiteDefaults = {
     {"outbox.path", "\"outbox.db\""}, {"outbox.max_inflight", "100"},
     {"cameras[0].id", "\"cam1\""}, {"cameras[0].url", "\"rtsp://127.0.0.1/cam\""},
     {"cameras[0].azimuth_deg", "120"}, {"cameras[0].tilt_deg", "-2"}, {"cameras[0].hfov_deg", "60"},
-    {"cameras[0].analysis_fps", "5"}, {"cameras[0].analytics", "[\"count\", \"smoke\"]"},
+    {"cameras[0].analysis_fps", "5"}, {"cameras[0].capture_every_s", "3600"},
+    {"cameras[0].analytics", "[\"count\", \"smoke\"]"},
     {"cameras[0].classes", "[\"person\"]"},
     {"cameras[0].lines[0].name", "\"gate\""}, {"cameras[0].lines[0].points", "[0, 0, 10, 10]"},
     {"cameras[0].zones[0].name", "\"yard\""}, {"cameras[0].zones[0].points", "[0, 0, 10, 0, 10, 10]"},
@@ -83,6 +85,7 @@ const std::map<std::string, std::string> kSiteInvalid = {
     {"outbox.path", "\"\""}, {"outbox.max_inflight", "0"},
     {"cameras[0].id", "\"\""}, {"cameras[0].url", "5"}, {"cameras[0].azimuth_deg", "361"},
     {"cameras[0].tilt_deg", "-91"}, {"cameras[0].hfov_deg", "0"}, {"cameras[0].analysis_fps", "0"},
+    {"cameras[0].capture_every_s", "0"},
     {"cameras[0].analytics", "[\"faces\"]"}, {"cameras[0].classes", "\"person\""},
     {"cameras[0].lines[0].name", "7"}, {"cameras[0].lines[0].points", "[0, 0, 10]"},
     {"cameras[0].zones[0].name", "false"}, {"cameras[0].zones[0].points", "[0, 0, 1, 1]"},

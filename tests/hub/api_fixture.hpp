@@ -114,7 +114,7 @@ class ApiFixture : public ::testing::Test {
     if (http) http->stop();
   }
 
-  // One event of every service at every site; quake/smoke/fire also raise alarms.
+  // One event of every service at every site; quake/smoke/fire/change also raise alarms.
   void ingest_batch(const std::string& tag, std::int64_t ts) {
     for (const auto& s : kSites) {
       auto mk = [&](const std::string& svc) { return "mk" + tag + "-" + svc + "-" + s.id; };

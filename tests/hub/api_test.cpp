@@ -74,7 +74,8 @@ TEST_F(Api, BadRequestsGet400WithAReason) {
       {"POST", "/api/v1/tenants", R"({"id": "ok", "role": "root"})"},
       {"POST", "/api/v1/tenants", R"({"id": "ok", "services": ["weather"]})"},
       {"POST", "/api/v1/tenants", R"({"id": "ok", "regions": [{"name": "r", "points": [[1,2],[3,4]]}]})"},
-      {"POST", "/api/v1/tenants", R"({"id": "ok", "regions": [{"name": "r", "points": [[1,2],[3,400],[5,6]]}]})"},
+      {"POST", "/api/v1/tenants",
+       R"({"id": "ok", "regions": [{"name": "r", "points": [[1,2],[3,400],[5,6]]}]})"},
       {"PUT", "/api/v1/sites/s1", R"({"lat": "north"})"},
       {"PUT", "/api/v1/sites/s1", R"({"lat": 19, "colour": "red"})"},
       {"PUT", "/api/v1/tenants/operator-admin", R"({"role": "viewer", "services": []})"},
@@ -108,7 +109,8 @@ TEST_F(Api, AlarmLifecycleOverHttp) {
   // A viewer in scope cannot change it.
   EXPECT_EQ(request("POST", base + "/ack", keys.at("insurer"), "{}").status, 403);
   EXPECT_EQ(request("POST", base + "/assign", quake_key, R"({"assignee":"duty-seismologist"})").status, 200);
-  EXPECT_EQ(request("POST", base + "/comment", quake_key, R"({"text":"felt reports coming in"})").status, 200);
+  EXPECT_EQ(request("POST", base + "/comment", quake_key, R"({"text":"felt reports coming in"})").status,
+            200);
   auto ack = request("POST", base + "/ack", quake_key, R"({"reason":"confirmed by 3 stations"})");
   ASSERT_EQ(ack.status, 200) << ack.body;
   EXPECT_EQ(ack.json()["status"], "active_ack");
@@ -120,14 +122,21 @@ TEST_F(Api, AlarmLifecycleOverHttp) {
   auto h = get(base + "/history", quake_key).json();
   std::vector<std::string> actions;
   for (const auto& e : h["history"]) actions.push_back(e["action"].get<std::string>());
-  EXPECT_EQ(actions, (std::vector<std::string>{"raised", "assigned", "commented", "commented", "acknowledged", "cleared"}));
+  EXPECT_EQ(actions, (std::vector<std::string>{"raised", "assigned", "commented", "commented", "acknowledged",
+                                               "cleared"}));
   EXPECT_EQ(h["history"][3]["text"], "acknowledged: confirmed by 3 stations");
   EXPECT_EQ(h["history"][4]["user"], "tenant:quake-agency");
   // A new version of the same quake raises a new alarm (the old one is cleared); the same version
   // again while active updates rather than duplicates.
   auto v2 = tw::make_message("site-valley", "quake", 1700000001000,
-                             {{"event_id", "qa-site-valley"}, {"version", 2}, {"origin_time", "2023-11-14T22:13:20Z"},
-                              {"lat", 19.4326}, {"lon", -99.1332}, {"depth_km", 12.0}, {"magnitude", 6.1}, {"alert", true},
+                             {{"event_id", "qa-site-valley"},
+                              {"version", 2},
+                              {"origin_time", "2023-11-14T22:13:20Z"},
+                              {"lat", 19.4326},
+                              {"lon", -99.1332},
+                              {"depth_km", 12.0},
+                              {"magnitude", 6.1},
+                              {"alert", true},
                               {"max_mmi", 7.2}});
   ASSERT_TRUE(hub->ingest(v2));
   auto v3 = v2;
@@ -147,10 +156,90 @@ TEST_F(Api, AlarmLifecycleOverHttp) {
   EXPECT_EQ(n, 1u);
 }
 
+TEST_F(Api, SmokeAlarmIsConfirmedOrDismissedWithALabel) {
+  const std::string forestry = keys.at("forestry-bureau");
+  const std::string base = "/api/v1/alarms/" + std::to_string(alarm_of("smoke", "site-oaxaca"));
+  // Dismissing an unconfirmed smoke alarm needs a label from the list; an unknown label names the choices.
+  auto no_label = request("POST", base + "/clear", forestry, R"({"reason":"looked like it"})");
+  EXPECT_EQ(no_label.status, 400);
+  EXPECT_NE(
+      no_label.json()["reason"].get<std::string>().find("cloud, fog, dust, industrial_smoke, glare, other"),
+      std::string::npos)
+      << no_label.body;
+  auto bad_label = request("POST", base + "/clear", forestry, R"({"label":"smoke-ish"})");
+  EXPECT_EQ(bad_label.status, 400);
+  EXPECT_NE(bad_label.body.find("label: expected one of"), std::string::npos) << bad_label.body;
+  EXPECT_EQ(request("POST", base + "/ack", forestry, R"({"label":"fog"})").status,
+            400);  // labels dismiss only
+  EXPECT_EQ(get(base, forestry).json()["status"], "active_unack");
+  auto dismissed =
+      request("POST", base + "/clear", forestry, R"({"label":"fog","reason":"valley fog at dawn"})");
+  ASSERT_EQ(dismissed.status, 200) << dismissed.body;
+  EXPECT_EQ(dismissed.json()["status"], "cleared_unack");
+  auto h = get(base + "/history", forestry).json()["history"];
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[1]["action"], "commented");
+  EXPECT_EQ(h[1]["text"], "dismissed (fog): valley fog at dawn");
+  EXPECT_NE(get("/metrics", "").body.find("tw_smoke_dismissed_total{label=\"fog\"} 1"), std::string::npos);
+
+  // A confirmed smoke alarm (acknowledged) is later cleared without a label, like any alarm.
+  const std::string op = keys.at("operator-admin");
+  const std::string other = "/api/v1/alarms/" + std::to_string(alarm_of("smoke", "site-valley"));
+  ASSERT_EQ(request("POST", other + "/ack", op, R"({"reason":"confirmed: plume on two cameras"})").status,
+            200);
+  auto cleared = request("POST", other + "/clear", op, R"({"reason":"fire out"})");
+  ASSERT_EQ(cleared.status, 200) << cleared.body;
+  EXPECT_EQ(cleared.json()["status"], "cleared_ack");
+  // Other alarm types take no label.
+  const std::string quake = "/api/v1/alarms/" + std::to_string(alarm_of("quake", "site-valley"));
+  EXPECT_EQ(request("POST", quake + "/clear", op, R"({"label":"cloud"})").status, 200);
+}
+
+TEST_F(Api, ChangeAlarmPerZoneWithItsEvidence) {
+  const std::string land = keys.at("land-bureau");
+  const std::string base = "/api/v1/alarms/" + std::to_string(alarm_of("change:field", "site-puebla"));
+  auto a = get(base, land).json();
+  EXPECT_EQ(a["service"], "landuse");
+  EXPECT_EQ(a["source"], "site-puebla/cam1");
+  EXPECT_EQ(a["severity"], "minor");
+  EXPECT_EQ(a["details"]["zone"], "field");
+  EXPECT_EQ(a["details"]["area_px"], 100.0);
+  ASSERT_TRUE(a["details"].contains("event"));
+  // The alarm points at the change event, which carries the crops.
+  auto ev = get("/api/v1/events/" + a["details"]["event"].get<std::string>(), land);
+  ASSERT_EQ(ev.status, 200) << ev.body;
+  EXPECT_EQ(ev.json()["kind"], "change");
+}
+
+TEST_F(Api, ViewMovedAndCameraOfflineAlarmsFollowTheCameraState) {
+  const std::string op = keys.at("operator-admin");
+  auto active = [&](const std::string& type) {
+    auto j = get("/api/v1/alarms?active=true&site=site-valley", op).json();
+    int n = 0;
+    for (const auto& a : j["alarms"]) n += a["type"] == type && a["source"] == "site-valley/north/p2";
+    return n;
+  };
+  auto status = [&](const std::string& state) {
+    ASSERT_TRUE(hub->ingest(tw::make_message("site-valley", "camera_status", tw::now_ms(),
+                                             {{"camera", "north"}, {"preset", "p2"}, {"state", state}})));
+  };
+  status("view_moved");
+  EXPECT_EQ(active("view_moved"), 1);
+  status("low_visibility");  // night or fog: no alarm, and the moved view is still moved
+  EXPECT_EQ(active("view_moved"), 1);
+  status("ok");
+  EXPECT_EQ(active("view_moved"), 0);
+  status("offline");
+  EXPECT_EQ(active("camera_offline"), 1);
+  status("online");
+  EXPECT_EQ(active("camera_offline"), 0);
+}
+
 TEST_F(Api, TenantsAndKeysAreManagedByTheAdmin) {
-  auto created = request("POST", "/api/v1/tenants", admin(),
-                         R"({"id":"city-b","name":"City B","role":"operator","services":["traffic"],)"
-                         R"("regions":[{"name":"oax","points":[[16.5,-97.5],[16.5,-96.0],[17.5,-96.0],[17.5,-97.5]]}]})");
+  auto created = request(
+      "POST", "/api/v1/tenants", admin(),
+      R"({"id":"city-b","name":"City B","role":"operator","services":["traffic"],)"
+      R"("regions":[{"name":"oax","points":[[16.5,-97.5],[16.5,-96.0],[17.5,-96.0],[17.5,-97.5]]}]})");
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string key = created.json()["api_key"];
   EXPECT_TRUE(key.starts_with("twk_"));
@@ -176,14 +265,19 @@ TEST_F(Api, TenantsAndKeysAreManagedByTheAdmin) {
   EXPECT_EQ(get("/api/v1/me", key).status, 401);
   EXPECT_EQ(get("/api/v1/me", key2).status, 200);
   // Widen its services; narrow to nothing; delete.
-  ASSERT_EQ(request("PUT", "/api/v1/tenants/city-b", admin(), R"({"name":"City B","role":"viewer","services":["traffic","landuse"]})").status, 200);
+  ASSERT_EQ(request("PUT", "/api/v1/tenants/city-b", admin(),
+                    R"({"name":"City B","role":"viewer","services":["traffic","landuse"]})")
+                .status,
+            200);
   EXPECT_EQ(get("/api/v1/events?kind=change&limit=100", key2).json()["events"].size(), 4u);  // no regions now
-  EXPECT_EQ(request("POST", "/api/v1/alarms/" + std::to_string(alarm_ids[0]) + "/ack", key2, "{}").status, 403);
+  EXPECT_EQ(request("POST", "/api/v1/alarms/" + std::to_string(alarm_ids[0]) + "/ack", key2, "{}").status,
+            403);
   ASSERT_EQ(request("DELETE", "/api/v1/tenants/city-b", admin()).status, 200);
   EXPECT_EQ(get("/api/v1/me", key2).status, 401);
   EXPECT_EQ(request("DELETE", "/api/v1/tenants/operator-admin", admin()).status, 400);
   // Admin manages sites.
-  auto put = request("PUT", "/api/v1/sites/site-new", admin(), R"({"name":"New tower","lat":18.0,"lon":-97.0,"height_m":1200})");
+  auto put = request("PUT", "/api/v1/sites/site-new", admin(),
+                     R"({"name":"New tower","lat":18.0,"lon":-97.0,"height_m":1200})");
   ASSERT_EQ(put.status, 200) << put.body;
   auto site = *hub->store().site("site-new");
   ASSERT_TRUE(site);
@@ -212,15 +306,24 @@ TEST_F(Api, EvidenceNearAPoint) {
   // Observed ground motion 3 km from the valley site; a smoke alert with a redacted snapshot there.
   const std::int64_t t0 = 1700000000000;
   auto gm = tw::make_message("site-valley", "ground_motion", t0 + 20000,
-                             {{"station", "VAL1"}, {"pick_time", "2023-11-14T22:13:25Z"}, {"pga_cms2", 212.5},
-                              {"pgv_cms", 31.25}, {"pd_cm", 0.8}, {"lat", 19.45}, {"lon", -99.15}});
+                             {{"station", "VAL1"},
+                              {"pick_time", "2023-11-14T22:13:25Z"},
+                              {"pga_cms2", 212.5},
+                              {"pgv_cms", 31.25},
+                              {"pd_cm", 0.8},
+                              {"lat", 19.45},
+                              {"lon", -99.15}});
   ASSERT_TRUE(hub->ingest(gm));
-  const std::string jpeg = std::string("\xFF\xD8\xFF\xE0", 4) + "towerwatch-test-jpeg" + std::string("\xFF\xD9", 2);
+  const std::string jpeg =
+      std::string("\xFF\xD8\xFF\xE0", 4) + "towerwatch-test-jpeg" + std::string("\xFF\xD9", 2);
   auto smoke = tw::make_message(
       "site-valley", "smoke", t0 + 30000,
-      {{"camera", "cam2"}, {"score", 0.8}, {"bearing_deg", 120.0},
+      {{"camera", "cam2"},
+       {"score", 0.8},
+       {"bearing_deg", 120.0},
        {"snapshot", {{"mime", "image/jpeg"}, {"redacted", true}, {"data_b64", tw::hub::base64_encode(jpeg)}}},
-       {"raw", {{"mime", "image/jpeg"}, {"redacted", false}, {"data_b64", tw::hub::base64_encode("unredacted")}}}});
+       {"raw",
+        {{"mime", "image/jpeg"}, {"redacted", false}, {"data_b64", tw::hub::base64_encode("unredacted")}}}});
   ASSERT_TRUE(hub->ingest(smoke));
   const std::string q = "?lat=19.44&lon=-99.14&radius_km=15&since=1699999000000&until=1700000100000";
   auto r = get("/api/v1/evidence" + q, keys.at("insurer"));
@@ -278,9 +381,10 @@ TEST_F(Api, EvidenceNearAPoint) {
   ASSERT_FALSE(fst);
   EXPECT_NE(fst.error().message.find("manifest_sha256"), std::string::npos);
   // Site outages: the far site's outage, for the operator.
-  auto far = get("/api/v1/evidence?lat=40.4168&lon=-3.7038&radius_km=5&since=" + std::to_string(tw::now_ms() - 86400000) +
-                     "&until=" + std::to_string(tw::now_ms() + 1000),
-                 admin());
+  auto far =
+      get("/api/v1/evidence?lat=40.4168&lon=-3.7038&radius_km=5&since=" +
+              std::to_string(tw::now_ms() - 86400000) + "&until=" + std::to_string(tw::now_ms() + 1000),
+          admin());
   ASSERT_EQ(far.status, 200);
   ASSERT_EQ(far.json()["outages"].size(), 1u);
   EXPECT_EQ(far.json()["outages"][0]["site"], "site-far");
@@ -290,7 +394,8 @@ TEST_F(Api, EvidenceNearAPoint) {
 TEST_F(Api, FeedsCapGeoJsonQuakeMl) {
   auto atom = get("/api/v1/feeds/alerts.atom", keys.at("forestry-bureau"));
   ASSERT_EQ(atom.status, 200);
-  EXPECT_TRUE(atom.body.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"));
+  EXPECT_TRUE(atom.body.starts_with(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"));
   // Forestry (Oaxaca, wildfire): the smoke and fire alarms at Oaxaca.
   size_t entries = 0;
   for (size_t p = 0; (p = atom.body.find("<entry>", p)) != std::string::npos; ++p) ++entries;

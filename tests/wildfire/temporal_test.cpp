@@ -20,13 +20,13 @@ constexpr std::int64_t kStep = 30'000;  // one frame every 30 s
 }  // namespace
 
 TEST(Temporal, FourOfEightVote) {
-  TemporalFilter f;  // defaults: 4 of 8, threshold 0.5
+  TemporalFilter f;  // defaults: 4 of 8, threshold kShippedThreshold (0.86)
   // Hits on frames 0, 2, 4 (alternating with misses) then the 4th hit on frame 6 raises the alert.
   for (int i = 0; i < 6; ++i) {
     auto a = f.update(i % 2 == 0 ? one_box(0.9f) : one_box(0.f), 640, 480, i * kStep);
     EXPECT_TRUE(a.empty()) << "frame " << i;
   }
-  auto a = f.update(one_box(0.7f, 104, 98, 166, 152), 640, 480, 6 * kStep);
+  auto a = f.update(one_box(0.88f, 104, 98, 166, 152), 640, 480, 6 * kStep);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].votes, 4);
   EXPECT_FLOAT_EQ(a[0].score, 0.9f);  // best of the region in the window
@@ -89,6 +89,7 @@ TEST(Temporal, NightPolicies) {
   TemporalConfig c;
   c.window = 1;
   c.votes = 1;
+  c.score_threshold = 0.5f;  // below the night threshold, whatever the shipped operating point
   FrameStats night;
   night.night = true;
   {

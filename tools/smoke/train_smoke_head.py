@@ -5,11 +5,13 @@
 
 Stages:
   1. features: YOLOX-nano PAN features (stride 16 and 32) of every hpwren_smoke frame and of its mirror image,
-     read through OpenCV DNN, cached in build/wildfire_cache/ (never committed).
+     read through OpenCV DNN, cached in build/wildfire_cache/ (never committed); plus synthetic negatives (uniform
+     frames, and a blurred copy of every probable negative) so that flat, foggy frames are not called smoke.
   2. views: frames are grouped into camera views by clustering gradient thumbnails (single linkage, corr > 0.5,
      deliberately coarse so near-identical views never straddle train and test).
-  3. cross-validation: 5 folds of whole camera views; out-of-fold image scores give AP, F1 at the best threshold
-     with FPR <= 5% and at 0.5, and the false-positive rate on the probable negatives.
+  3. cross-validation: 5 folds of whole camera views (a blurred negative stays in its source view's fold);
+     out-of-fold image scores give AP, F1 at the best threshold with FPR <= 5% and at 0.5, and the false-positive
+     rate on the probable negatives.
   4. final head trained on every view, exported to tools/smoke/smoke_head.onnx (Identity nodes folded, opset 11),
      checked to load and agree in OpenCV DNN. Metrics go to tools/smoke/metrics.json.
 Deps (Debian): python3-torch python3-onnx python3-opencv python3-numpy.
@@ -38,7 +40,16 @@ OVERLAY_ROWS = 1
 USE_CELLS = True  # add per-cell colour statistics and row position (smoke_features.cell_stats)
 N_CELL = 7
 PCA_DIMS = 24
+# Per-frame standardisation: every projected feature channel (and the colour statistics) is standardised by the
+# frame's own mean and standard deviation over its valid cells, so the head scores "unusual for this frame" rather
+# than absolute appearance, which is camera-specific. NORM_EPS guards flat frames.
+FRAME_NORM = True
+NORM_EPS = 1e-3
 HIDDEN = 16
+# Weight of the ranking term: the strongest cell of every negative frame in a batch should score below the strongest
+# in-box cell of every positive frame (softplus of the difference). The metric is image-level at a low false-positive
+# rate, so the hard negatives matter most.
+HINGE = 1.0
 EPOCHS = 25
 FOLDS = 5
 VIEW_THRESHOLD = 0.5
@@ -51,6 +62,9 @@ class SmokeHead(nn.Module):
 
     proj16/proj32 are fixed PCA projections (fitted on the training views only), then each cell sees its own
     projected features and their 3x3 mean (context), and a per-cell MLP (1x1 convolutions) scores it.
+    With FRAME_NORM the projected features and the six colour statistics are first standardised per frame over the
+    cells marked in `valid` [N,1,26,26] (1 = image cell scored, 0 = letterbox padding or text banner); the row
+    channel is left as it is. Only ops OpenCV 4.6 imports are used (GlobalAveragePool, equal-shape Div).
     """
 
     def __init__(self, k=PCA_DIMS, hidden=HIDDEN):
@@ -62,6 +76,12 @@ class SmokeHead(nn.Module):
         self.fc1 = nn.Conv2d(4 * k + 2 * self.extra, hidden, 1)
         self.fc2 = nn.Conv2d(hidden, 1, 1)
         self.drop = nn.Dropout(0.1)
+        n_norm = 2 * k + (self.extra - 1 if self.extra else 0)
+        # Fixed all-ones 1x1 convolution: repeats the valid mask over the normalised channels (OpenCV 4.6 cannot
+        # broadcast a [1,1,1,1] divisor over channels).
+        self.rep = nn.Conv2d(1, n_norm, 1, bias=False)
+        self.rep.weight.data.fill_(1.0)
+        self.rep.weight.requires_grad_(False)
         for p in list(self.proj16.parameters()) + list(self.proj32.parameters()):
             p.requires_grad_(False)
 
@@ -72,20 +92,32 @@ class SmokeHead(nn.Module):
             self.proj32.weight.copy_(torch.from_numpy(w32)[:, :, None, None])
             self.proj32.bias.copy_(torch.from_numpy(-w32 @ m32))
 
-    def project(self, f16, f32, cells=None):
+    def frame_norm(self, x, valid):
+        m = self.rep(valid)
+        cnt = F.adaptive_avg_pool2d(m, 1)
+        mu = F.adaptive_avg_pool2d(x * m, 1) / cnt
+        d = (x - mu) * m
+        sd = torch.sqrt(F.adaptive_avg_pool2d(d * d, 1) / cnt)
+        return (x - mu) / (sd + NORM_EPS)
+
+    def project(self, f16, f32, cells=None, valid=None):
         a = self.proj16(f16)
         b = F.interpolate(self.proj32(f32), scale_factor=2.0, mode="nearest")
-        x = torch.cat([a, b] + ([cells] if self.extra else []), 1)
+        x = torch.cat([a, b] + ([cells[:, :-1]] if self.extra else []), 1)
+        if FRAME_NORM:
+            x = self.frame_norm(x, valid)
+        if self.extra:
+            x = torch.cat([x, cells[:, -1:]], 1)
         return torch.cat([x, self.ctx(x)], 1)
 
     def score_cells(self, x):
         return self.fc2(self.drop(F.relu(self.fc1(x))))
 
-    def logits(self, f16, f32, cells=None):
-        return self.score_cells(self.project(f16, f32, cells))
+    def logits(self, f16, f32, cells=None, valid=None):
+        return self.score_cells(self.project(f16, f32, cells, valid))
 
-    def forward(self, f16, f32, cells=None):
-        return torch.sigmoid(self.logits(f16, f32, cells))
+    def forward(self, f16, f32, cells=None, valid=None):
+        return torch.sigmoid(self.logits(f16, f32, cells, valid))
 
 
 def fit_pca(f, valid, k, stride):
@@ -139,6 +171,43 @@ def extract():
     return z
 
 
+def synthetic_negatives(items):
+    """Flat and low-texture frames the head must not call smoke (fog, overcast, a grey test card): per-frame
+    normalisation maps a flat frame to all-zero features, so the head is shown some. Uniform frames of a few grey
+    levels and tints (fold -1: always in training) and a strongly blurred copy of every probable negative (kept in
+    its source view's fold, so a held-out view never leaks into training). Returns rows like extract()'s, in
+    (frame, mirror) pairs, and the source image index of each row (-1 for the uniform frames)."""
+    path = CACHE / "synthetic_v1.npz"
+    if path.exists():
+        z = np.load(path)
+        return {k: z[k] for k in z.files}
+    frames, src = [], []
+    for level in (30, 60, 90, 120, 150, 180, 210, 240):
+        for tint in ((0, 0, 0), (12, 0, -12), (-12, 0, 12)):
+            frames.append(np.clip(np.full((480, 640, 3), level, np.int32) + np.array(tint), 0, 255).astype(np.uint8))
+            src.append(-1)
+    for i, (p, label, _) in enumerate(items):
+        if label == 0:
+            frames.append(cv2.GaussianBlur(cv2.imread(str(p)), (0, 0), 25))
+            src.append(i)
+    bb = Backbone()
+    out = {k: [] for k in ("f16", "f32", "valid", "cells", "index")}
+    for img, i in zip(frames, src):
+        for flip in (False, True):
+            im = cv2.flip(img, 1) if flip else img
+            f16, f32, r, nw, nh = bb.features(im)
+            v = np.zeros((GRID, GRID), np.float32)
+            v[: int(np.ceil(nh / 16)), : int(np.ceil(nw / 16))] = 1
+            out["f16"].append(f16.astype(np.float16))
+            out["f32"].append(f32.astype(np.float16))
+            out["valid"].append(v)
+            out["cells"].append(cell_stats(im))
+            out["index"].append(i)
+    out = {k: np.stack(v) for k, v in out.items()}
+    np.savez(path, **out)
+    return out
+
+
 def extract_features():
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / "features_v1.npz"
@@ -174,6 +243,14 @@ def extract_features():
     return np.load(path)
 
 
+def valid_mask(nh: int, nw: int) -> np.ndarray:
+    """Cells the head scores (and normalises over): the image part of the letterbox, minus the banner rows.
+    The C++ side builds the same mask (src/wildfire/smoke_model.cpp)."""
+    v = np.zeros((GRID, GRID), np.float32)
+    v[OVERLAY_ROWS: int(np.ceil(nh / 16)), : int(np.ceil(nw / 16))] = 1
+    return v
+
+
 def image_scores(heat: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return (heat[:, 0] * valid).flatten(1).max(1).values
 
@@ -187,7 +264,8 @@ def train(z, rows, epochs=EPOCHS, seed=SEED):
     with torch.no_grad():  # the projection is fixed: project once
         feats = torch.cat([model.project(torch.from_numpy(z["f16"][rows[s:s + 128]]),
                                          torch.from_numpy(z["f32"][rows[s:s + 128]]),
-                                         torch.from_numpy(z["cells"][rows[s:s + 128]]))
+                                         torch.from_numpy(z["cells"][rows[s:s + 128]]),
+                                         torch.from_numpy(z["valid"][rows[s:s + 128]][:, None]))
                            for s in range(0, len(rows), 128)])
     # Per-cell features as rows of a matrix: the MLP is two GEMMs (much cheaper than convolutions on CPU).
     feats = feats.flatten(2).transpose(1, 2).contiguous()  # [n, 676, 4k]
@@ -220,6 +298,11 @@ def train(z, rows, epochs=EPOCHS, seed=SEED):
             wi = torch.where(lab[b] > 0.5, torch.ones_like(mx), torch.full_like(mx, wneg))
             loss_img = (F.binary_cross_entropy_with_logits(mx, lab[b], reduction="none") * wi).mean()
             loss = loss_cell + loss_img
+            pos = (lab[b] > 0.5) & (tgt[b].sum(1) > 0)
+            neg = lab[b] < 0.5
+            if HINGE and pos.any() and neg.any():
+                pin = (lg + (tgt[b] - 1) * 1e4).max(1).values[pos]
+                loss = loss + HINGE * F.softplus(mx[neg][None, :] - pin[:, None]).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -238,7 +321,8 @@ def predict(model, z, rows):
     out = []
     for s in range(0, len(rows), 64):
         r = rows[s:s + 64]
-        h = model(torch.from_numpy(z["f16"][r]), torch.from_numpy(z["f32"][r]), torch.from_numpy(z["cells"][r]))
+        h = model(torch.from_numpy(z["f16"][r]), torch.from_numpy(z["f32"][r]), torch.from_numpy(z["cells"][r]),
+                  torch.from_numpy(z["valid"][r][:, None]))
         out.append(image_scores(h, torch.from_numpy(z["valid"][r])).numpy())
     return np.concatenate(out)
 
@@ -280,7 +364,9 @@ def export(model, path: Path):
     f16 = torch.zeros(1, 128, GRID, GRID)
     f32 = torch.zeros(1, 256, GRID // 2, GRID // 2)
     cells = torch.zeros(1, N_CELL, GRID, GRID)
-    torch.onnx.export(model, (f16, f32, cells), str(path), input_names=["f16", "f32", "cells"], output_names=["heat"],
+    valid = torch.ones(1, 1, GRID, GRID)
+    torch.onnx.export(model, (f16, f32, cells, valid), str(path), input_names=["f16", "f32", "cells", "valid"],
+                      output_names=["heat"],
                       opset_version=11, do_constant_folding=True)
     m = onnx.load(str(path))
     fold_identity(m)
@@ -323,18 +409,27 @@ def main():
     z["valid"] = z["valid"].copy()
     z["valid"][:, :OVERLAY_ROWS, :] = 0
     z["target"] = z["target"] * z["valid"]
-    print(f"features ready ({len(z['label'])} rows) {time.time() - t0:.0f}s", flush=True)
+    n_real = len(z["label"])
+    syn = synthetic_negatives(list_hpwren())
+    n_syn = len(syn["index"])
+    for k in ("f16", "f32", "valid", "cells"):
+        z[k] = np.concatenate([z[k], syn[k].astype(z[k].dtype)])
+    z["valid"][n_real:, :OVERLAY_ROWS, :] = 0
+    z["target"] = np.concatenate([z["target"], np.zeros((n_syn, GRID, GRID), np.float32)])
+    z["label"] = np.concatenate([z["label"], np.zeros(n_syn, z["label"].dtype)])
+    print(f"features ready ({n_real} rows + {n_syn} synthetic negatives) {time.time() - t0:.0f}s", flush=True)
     view = cluster_views(z["sig"], VIEW_THRESHOLD)
     n_img = len(z["sig"])
-    row_view = view[z["index"]]
+    src = np.concatenate([z["index"], syn["index"]])
     labels_img = np.zeros(n_img, int)
-    labels_img[z["index"]] = z["label"]
+    labels_img[z["index"]] = z["label"][:n_real]
     oof = np.zeros(n_img)
     per_view = []
     fold_of_view = assign_folds(view, FOLDS)
-    row_fold = fold_of_view[row_view]
+    row_fold = np.where(src >= 0, fold_of_view[view[np.maximum(src, 0)]], -1)
+    real = np.arange(len(src)) < n_real
     for v in range(FOLDS):
-        test_rows = np.where((row_fold == v) & (np.arange(len(row_view)) % 2 == 0))[0]  # unflipped only
+        test_rows = np.where((row_fold == v) & real & (np.arange(len(src)) % 2 == 0))[0]  # unflipped only
         train_rows = np.where(row_fold != v)[0]
         train_rows = train_rows[train_rows % 2 == 0]  # unflipped only in the folds (CPU budget); final uses both
         m = train(z, train_rows)
@@ -365,12 +460,15 @@ def main():
     f16 = z["f16"][:1].astype(np.float32)
     f32 = z["f32"][:1].astype(np.float32)
     c1 = z["cells"][:1]
+    v1 = z["valid"][:1, None].astype(np.float32)
     net.setInput(f16, "f16")
     net.setInput(f32, "f32")
     net.setInput(c1, "cells")
+    if FRAME_NORM:
+        net.setInput(v1, "valid")
     cv_out = net.forward()
     with torch.no_grad():
-        t_out = final(torch.from_numpy(f16), torch.from_numpy(f32), torch.from_numpy(c1)).numpy()
+        t_out = final(torch.from_numpy(f16), torch.from_numpy(f32), torch.from_numpy(c1), torch.from_numpy(v1)).numpy()
     diff = float(np.abs(cv_out - t_out).max())
     print(f"exported {onnx_path} ({onnx_path.stat().st_size} bytes), OpenCV vs torch max diff {diff:.2e}")
     # Golden scores through OpenCV end to end (backbone + exported head), checked by the C++ tests.
@@ -384,6 +482,8 @@ def main():
         net.setInput(f16g[None], "f16")
         net.setInput(f32g[None], "f32")
         net.setInput(cell_stats(img)[None], "cells")
+        if FRAME_NORM:
+            net.setInput(valid_mask(nh, nw)[None, None], "valid")
         heat = net.forward()[0, 0][OVERLAY_ROWS: int(np.ceil(nh / 16)), : int(np.ceil(nw / 16))]
         golden[f"{p.parent.name}/{p.name}"] = float(heat.max())
     metrics = dict(

@@ -12,7 +12,10 @@
 // the image's own typical contrast (so brightness, colour and global contrast do not matter). The distance
 // between the two descriptors is symmetric in the order of the images. Pixels far above the image's own
 // distance level are changed; transient objects (people, vehicles, parasols... found by the detector in either
-// image) and everything outside the zone are excluded; small blobs are dropped.
+// image) and everything outside the zone are excluded; small blobs are dropped. The pair changed structurally
+// when that mask covers decision_fraction of the analysed area. Only then, a learned change head (tw/change/
+// head.hpp, symmetric in the order) outlines what changed: its mask gives changed_fraction and the regions, and
+// the pair is changed when the head finds at least head_min_fraction. Unchanged pairs have an empty mask.
 #include <functional>
 #include <string>
 #include <vector>
@@ -50,12 +53,20 @@ struct CompareOptions {
   // Visibility check: darker or flatter than this relative to the other capture is not comparable (night, fog).
   double min_visibility_ratio = 0.35;
   double min_mean_luma = 25.0;          // 0..255; darker captures are not comparable
+  // Learned change head (tools/change/README.md). It outlines what changed once the structural comparison has
+  // decided that the pair changed: the mask is then the head's probability >= head_threshold inside the
+  // analysed area, and the pair counts as changed only if that mask covers at least head_min_fraction of it.
+  // use_head = false keeps the structural mask (docs/change.md).
+  bool use_head = true;
+  std::string head_model;               // ONNX path; empty = $TOWERWATCH_CHANGE_HEAD or the shipped model
+  double head_threshold = 0.5;          // 0..1, probability of a changed pixel
+  double head_min_fraction = 0.002;     // of the analysed area
 };
 
 struct Region {
   int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // bounding box in input pixels, x1/y1 exclusive
   double area_px = 0;                  // changed pixels in input pixels
-  double score = 0;                    // mean descriptor distance inside the region
+  double score = 0;                    // mean head probability (or descriptor distance without the head) inside
 };
 
 enum class CompareStatus { ok, view_moved, low_visibility };
@@ -73,9 +84,13 @@ struct CompareResult {
   CompareStatus status = CompareStatus::ok;
   bool changed = false;
   double score = 0;             // 0..1; >= 0.5 exactly when changed
-  double changed_fraction = 0;  // changed pixels / analysed pixels (inside the zone, outside transients)
-  std::vector<Region> regions;  // largest first
-  cv::Mat mask;                 // CV_8U, input size, 255 = changed, 0 elsewhere (reference frame)
+  double changed_fraction = 0;  // mask pixels / analysed pixels (inside the zone, outside transients)
+  std::vector<Region> regions;  // connected parts of the mask, largest first
+  cv::Mat mask;                 // CV_8U, input size, 255 = changed, 0 elsewhere (reference frame); with the head,
+                                // empty unless the pair changed
+  double structural_fraction = 0;   // share of the analysed area whose structure changed
+  bool structural_changed = false;  // structural_fraction >= decision_fraction
+  bool head_used = false;           // the mask comes from the change head
   Registration registration;
   double visibility_reference = 0;  // typical gradient contrast of each capture (working pixels)
   double visibility_current = 0;
@@ -86,6 +101,7 @@ struct CompareResult {
   // Diagnostics in the working (half-way) frame: descriptor distance (CV_32F) and transient mask (CV_8U).
   cv::Mat distance;
   cv::Mat transients;
+  cv::Mat probability;  // change head probability (CV_32F, working frame) when it ran
 };
 
 // Validates the options (error bad_option naming the field).

@@ -9,7 +9,8 @@
 
 namespace tw::change {
 
-// Sets one field from "name=value" (pool_sigmas takes "2:4:8"). Error bad_option naming the field.
+// Sets one field from "name=value" (pool_sigmas takes "2:4:8", use_head 0 or 1, head_model a path). Error
+// bad_option naming the field.
 Status set_option(CompareOptions& opt, std::string_view assignment);
 Status set_options(CompareOptions& opt, const std::vector<std::string>& assignments);
 

@@ -86,6 +86,8 @@ class ChangeWatcher {
   const std::vector<ReferenceEntry>& history() const { return history_; }  // oldest first, current last
   const std::vector<Candidate>& candidates() const { return candidates_; }
   const CompareResult& last_result() const { return last_; }
+  // Time of the latest capture fed (0 before any); kept in the saved state.
+  std::int64_t last_capture_ms() const { return last_capture_ms_; }
   // Makes `bgr` the reference now (e.g. after an operator acknowledged a change).
   Status set_reference(const cv::Mat& bgr, std::int64_t ts_ms);
 
@@ -111,6 +113,7 @@ class ChangeWatcher {
   std::vector<Candidate> candidates_;
   CompareResult last_;
   std::string camera_state_ = "ok";
+  std::int64_t last_capture_ms_ = 0;
 };
 
 // Watch configuration for a camera of a site config (analytics must include "change"): site and camera ids,

@@ -46,6 +46,7 @@ struct CameraConfig {
   double tilt_deg = 0;
   double hfov_deg = 60;
   double analysis_fps = 5;
+  double capture_every_s = 86400;                // "change" analytics: one capture of the view per interval
   std::vector<std::string> analytics{"count"};  // count, smoke, change
   std::vector<std::string> classes;             // empty = detector defaults
   std::vector<LineConfig> lines;

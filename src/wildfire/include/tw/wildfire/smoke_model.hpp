@@ -1,8 +1,10 @@
 #pragma once
 // Image-level smoke scoring with boxes, behind one small interface with two backends:
 //   "head": towerwatch's own model: the COCO-pretrained YOLOX-nano backbone (PAN features at stride 16 and 32,
-//           OpenCV DNN) followed by the trained smoke head (tools/smoke/smoke_head.onnx), which outputs a 26x26
-//           smoke heat-map; the image score is its maximum, boxes are its connected regions above box_threshold.
+//           OpenCV DNN) followed by the trained smoke head (tools/smoke/smoke_head.onnx; inputs f16, f32, per-cell
+//           colour statistics "cells" and the mask "valid" of scored cells, over which the head standardises each
+//           feature channel per frame), which outputs a 26x26 smoke heat-map; the image score is its maximum,
+//           boxes are its connected regions above box_threshold.
 //           The top row of the grid (the text banner of HPWREN-style cameras) is never scored (set to 0).
 //   "yolo": any YOLO-family ONNX smoke detector a user supplies (yolox / yolov5 / yolov8 layouts), run by
 //           tw::video's detector; the image score is the best box score.
@@ -33,10 +35,11 @@ struct SmokeResult {
   cv::Mat heat;                  // "head" backend: CV_32F heat-map over the valid part of the grid; else empty
 };
 
-// Per-frame operating point of the shipped head. Cross-validated by camera view (tools/smoke/metrics.json):
-// F1 0.66, false-positive rate 0.31 per frame on the probable negatives at 0.5; the temporal vote and the nuisance
-// cells cut alerts further. 0.8 is the low-false-positive point (FPR 0.045, F1 0.16): pass it as score_threshold.
-inline constexpr float kShippedThreshold = 0.5f;
+// Per-frame operating point of the shipped head: the best F1 with at most 5% false positives on the probable
+// negatives, cross-validated by camera view (tools/smoke/metrics.json "threshold"): F1 0.28 (precision 0.94,
+// recall 0.16), false-positive rate 0.045 per frame on cameras the head never saw. At 0.5 recall is higher (F1 0.75)
+// but the false-positive rate is 0.45 per frame: pass a lower score_threshold only with operator review.
+inline constexpr float kShippedThreshold = 0.86f;
 
 struct SmokeModelConfig {
   std::string backend = "head";  // "head" | "yolo"

@@ -1,0 +1,104 @@
+#include "tw/change/head.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include <fmt/core.h>
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace tw::change {
+
+namespace {
+
+// Must match STD_FLOOR of tools/change/train_change_head.py.
+constexpr double kStdFloor[3] = {4.0, 2.0, 2.0};
+
+struct Cache {
+  std::mutex mu;
+  std::map<std::string, cv::dnn::Net> nets;
+};
+
+Cache& cache() {
+  static Cache c;
+  return c;
+}
+
+}  // namespace
+
+std::string default_change_head_path() {
+  if (const char* env = std::getenv("TOWERWATCH_CHANGE_HEAD"); env && *env) return env;
+  std::error_code ec;
+  const std::filesystem::path local = "tools/change/change_head.onnx";
+  if (std::filesystem::is_regular_file(local, ec)) return local.string();
+  return TW_CHANGE_SOURCE_DIR "/tools/change/change_head.onnx";
+}
+
+cv::Mat head_input(const cv::Mat& bgr) {
+  cv::Mat f, lab;
+  bgr.convertTo(f, CV_32F, 1.0 / 255);
+  cv::cvtColor(f, lab, cv::COLOR_BGR2Lab);
+  cv::Scalar mean, sd;
+  cv::meanStdDev(lab, mean, sd);
+  const int h = bgr.rows, w = bgr.cols;
+  const int hp = (h + 3) / 4 * 4, wp = (w + 3) / 4 * 4;
+  cv::Mat padded;
+  cv::copyMakeBorder(lab, padded, 0, hp - h, 0, wp - w, cv::BORDER_REPLICATE);
+  const int sizes[4] = {1, 3, hp, wp};
+  cv::Mat blob(4, sizes, CV_32F);
+  std::vector<cv::Mat> ch(3);
+  cv::split(padded, ch);
+  for (int c = 0; c < 3; ++c) {
+    cv::Mat plane(hp, wp, CV_32F, blob.ptr<float>(0, c));
+    const double s = std::max(sd[c], kStdFloor[c]);
+    ch[static_cast<size_t>(c)].convertTo(plane, CV_32F, 1.0 / s, -mean[c] / s);
+  }
+  return blob;
+}
+
+Result<cv::Mat> change_probability(const cv::Mat& a_bgr, const cv::Mat& b_bgr, const std::string& model) {
+  if (a_bgr.empty() || b_bgr.empty() || a_bgr.size() != b_bgr.size() || a_bgr.type() != CV_8UC3 ||
+      b_bgr.type() != CV_8UC3)
+    return make_error("bad_image", "change head: needs two BGR 8-bit images of the same size");
+  const std::string path = model.empty() ? default_change_head_path() : model;
+  cv::Mat a = head_input(a_bgr), b = head_input(b_bgr);
+  cv::Mat out;
+  {
+    auto& c = cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.nets.find(path);
+    if (it == c.nets.end()) {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(path, ec))
+        return make_error("model_missing",
+                          fmt::format("change head model {} not found (set TOWERWATCH_CHANGE_HEAD, the option "
+                                      "head_model, or run from the source tree; tools/change/README.md)",
+                                      path));
+      try {
+        cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+        net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+        net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+        it = c.nets.emplace(path, net).first;
+      } catch (const cv::Exception& e) {
+        return make_error("model_error", fmt::format("change head model {}: cannot load ({})", path, e.what()));
+      }
+    }
+    try {
+      it->second.setInput(a, "a");
+      it->second.setInput(b, "b");
+      out = it->second.forward("prob").clone();
+    } catch (const cv::Exception& e) {
+      return make_error("model_error", fmt::format("change head model {}: {}", path, e.what()));
+    }
+  }
+  if (out.dims != 4 || out.size[2] * 2 != a.size[2] || out.size[3] * 2 != a.size[3])
+    return make_error("model_error", fmt::format("change head model {}: unexpected output shape", path));
+  cv::Mat half(out.size[2], out.size[3], CV_32F, out.ptr<float>(0, 0));
+  cv::Mat full;
+  cv::resize(half, full, cv::Size(half.cols * 2, half.rows * 2), 0, 0, cv::INTER_LINEAR);
+  return full(cv::Rect(0, 0, a_bgr.cols, a_bgr.rows)).clone();
+}
+
+}  // namespace tw::change
