@@ -1,13 +1,14 @@
 #include "tw/change/head.hpp"
 
-#include <cstdlib>
+#include <fmt/core.h>
+
 #include <filesystem>
 #include <map>
 #include <mutex>
-
-#include <fmt/core.h>
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "tw/core/paths.hpp"
 
 namespace tw::change {
 
@@ -29,11 +30,9 @@ Cache& cache() {
 }  // namespace
 
 std::string default_change_head_path() {
-  if (const char* env = std::getenv("TOWERWATCH_CHANGE_HEAD"); env && *env) return env;
-  std::error_code ec;
-  const std::filesystem::path local = "tools/change/change_head.onnx";
-  if (std::filesystem::is_regular_file(local, ec)) return local.string();
-  return TW_CHANGE_SOURCE_DIR "/tools/change/change_head.onnx";
+  return shipped_path("TOWERWATCH_CHANGE_HEAD", "tools/change/change_head.onnx",
+                      TW_CHANGE_SOURCE_DIR "/tools/change/change_head.onnx")
+      .string();
 }
 
 cv::Mat head_input(const cv::Mat& bgr) {
@@ -72,17 +71,19 @@ Result<cv::Mat> change_probability(const cv::Mat& a_bgr, const cv::Mat& b_bgr, c
     if (it == c.nets.end()) {
       std::error_code ec;
       if (!std::filesystem::is_regular_file(path, ec))
-        return make_error("model_missing",
-                          fmt::format("change head model {} not found (set TOWERWATCH_CHANGE_HEAD, the option "
-                                      "head_model, or run from the source tree; tools/change/README.md)",
-                                      path));
+        return make_error(
+            "model_missing",
+            fmt::format("change head model {} not found (set TOWERWATCH_CHANGE_HEAD, the option "
+                        "head_model, or run from the source tree; tools/change/README.md)",
+                        path));
       try {
         cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
         net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
         net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
         it = c.nets.emplace(path, net).first;
       } catch (const cv::Exception& e) {
-        return make_error("model_error", fmt::format("change head model {}: cannot load ({})", path, e.what()));
+        return make_error("model_error",
+                          fmt::format("change head model {}: cannot load ({})", path, e.what()));
       }
     }
     try {

@@ -3,17 +3,18 @@
 #include <cstdlib>
 
 namespace tw {
-namespace {
-std::filesystem::path resolve(const char* env, const char* rel, const char* fallback) {
+std::filesystem::path shipped_path(const char* env, const std::filesystem::path& relative,
+                                   const std::filesystem::path& fallback) {
   if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return v;
   std::error_code ec;
-  if (std::filesystem::is_directory(rel, ec)) return std::filesystem::path(rel);
+  if (std::filesystem::exists(relative, ec)) return relative;
   return fallback;
 }
-}  // namespace
 
-std::filesystem::path data_dir() { return resolve("TOWERWATCH_DATA", "../shared/data", TW_DEFAULT_DATA_DIR); }
+std::filesystem::path data_dir() {
+  return shipped_path("TOWERWATCH_DATA", "../shared/data", TW_DEFAULT_DATA_DIR);
+}
 std::filesystem::path models_dir() {
-  return resolve("TOWERWATCH_MODELS", "../shared/models", TW_DEFAULT_MODELS_DIR);
+  return shipped_path("TOWERWATCH_MODELS", "../shared/models", TW_DEFAULT_MODELS_DIR);
 }
 }  // namespace tw

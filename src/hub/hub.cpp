@@ -519,18 +519,8 @@ class AlertProcessor : public Processor {
       a.details = {{"event", m.id}, {"payload", p}};
       (void)ctx.raise_alarm(a);
     } else if (m.kind == "smoke") {
-      store::AlarmRecord a;
-      a.source = m.site + "/" + p.value("camera", "");
-      a.type = "smoke";
-      a.service = "wildfire";
-      a.severity = "minor";
-      a.site = m.site;
-      if (auto s = ctx.site(m.site)) {
-        a.lat = s->lat;
-        a.lon = s->lon;
-      }
-      a.start_ms = m.ts_ms;
-      a.update_ms = m.ts_ms;
+      store::AlarmRecord a =
+          camera_alarm(m, ctx, m.site + "/" + p.value("camera", ""), "smoke", "wildfire", "minor");
       a.message = fmt::format("smoke seen by {} bearing {:.0f} deg (score {:.2f})", a.source,
                               p.value("bearing_deg", 0.0), p.value("score", 0.0));
       a.details = {
@@ -539,18 +529,7 @@ class AlertProcessor : public Processor {
     } else if (m.kind == "change") {
       // One alarm per view and farmland zone; the redacted before/after crops stay in the event (evidence).
       const std::string zone = p.value("zone", "view");
-      store::AlarmRecord a;
-      a.source = view_of(m);
-      a.type = "change:" + zone;
-      a.service = "landuse";
-      a.severity = "minor";
-      a.site = m.site;
-      if (auto s = ctx.site(m.site)) {
-        a.lat = s->lat;
-        a.lon = s->lon;
-      }
-      a.start_ms = m.ts_ms;
-      a.update_ms = m.ts_ms;
+      store::AlarmRecord a = camera_alarm(m, ctx, view_of(m), "change:" + zone, "landuse", "minor");
       a.message = fmt::format("new structure in zone {} seen by {} since {} ({:.0f} px, {:.0f}% of the zone)",
                               zone, a.source, p.value("first_seen", "?"), p.value("area_px", 0.0),
                               100.0 * p.value("area_fraction", 0.0));
@@ -564,13 +543,7 @@ class AlertProcessor : public Processor {
       const std::string state = p.value("state", "");
       const std::string view = view_of(m);
       auto raise = [&](const char* type, std::string message) {
-        store::AlarmRecord a;
-        a.source = view;
-        a.type = type;
-        a.severity = "warning";
-        a.site = m.site;
-        a.start_ms = m.ts_ms;
-        a.update_ms = m.ts_ms;
+        store::AlarmRecord a = camera_alarm(m, ctx, view, type, "site", "warning");
         a.message = std::move(message);
         a.details = {{"event", m.id}, {"reason", p.value("reason", "")}};
         (void)ctx.raise_alarm(a);
@@ -584,6 +557,23 @@ class AlertProcessor : public Processor {
   }
 
  private:
+  // An alarm about what a site's camera saw, placed at the site.
+  static store::AlarmRecord camera_alarm(const Message& m, HubContext& ctx, std::string source,
+                                         std::string type, const char* service, const char* severity) {
+    store::AlarmRecord a;
+    a.source = std::move(source);
+    a.type = std::move(type);
+    a.service = service;
+    a.severity = severity;
+    a.site = m.site;
+    if (auto s = ctx.site(m.site)) {
+      a.lat = s->lat;
+      a.lon = s->lon;
+    }
+    a.start_ms = m.ts_ms;
+    a.update_ms = m.ts_ms;
+    return a;
+  }
   // site/camera[/preset] of a camera message.
   static std::string view_of(const Message& m) {
     std::string v = m.site + "/" + m.payload.value("camera", "");

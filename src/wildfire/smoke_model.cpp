@@ -1,11 +1,10 @@
 #include "tw/wildfire/smoke_model.hpp"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
-
-#include <fmt/core.h>
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -63,8 +62,8 @@ cv::Mat cell_stats(const cv::Mat& canvas) {
   return blob;
 }
 
-// Cells the head scores and normalises over, [1, 1, 26, 26]: 1 on the image part of the letterbox (rows x cols
-// cells) minus the banner rows, 0 elsewhere (tools/smoke/train_smoke_head.py: valid_mask).
+// Cells the head scores and normalises over, [1, 1, 26, 26]: 1 on the image part of the letterbox (rows x
+// cols cells) minus the banner rows, 0 elsewhere (tools/smoke/train_smoke_head.py: valid_mask).
 cv::Mat valid_mask(int rows, int cols) {
   const int g = kInput / kCell;
   const int dims[4] = {1, 1, g, g};
@@ -100,8 +99,10 @@ class HeadModel final : public SmokeModel {
     head_.setInput(feats[0], "f16");
     head_.setInput(feats[1], "f32");
     const int g = kInput / kCell;
-    const int rows = std::min(g, static_cast<int>(std::ceil(static_cast<float>(img.rows) * lb.scale / kCell)));
-    const int cols = std::min(g, static_cast<int>(std::ceil(static_cast<float>(img.cols) * lb.scale / kCell)));
+    const int rows =
+        std::min(g, static_cast<int>(std::ceil(static_cast<float>(img.rows) * lb.scale / kCell)));
+    const int cols =
+        std::min(g, static_cast<int>(std::ceil(static_cast<float>(img.cols) * lb.scale / kCell)));
     if (use_cells_) head_.setInput(cell_stats(canvas), "cells");
     if (use_valid_) head_.setInput(valid_mask(rows, cols), "valid");
     cv::Mat out = head_.forward();
@@ -145,14 +146,13 @@ class YoloModel final : public SmokeModel {
 }  // namespace
 
 std::string default_head_path() {
-  if (const char* env = std::getenv("TOWERWATCH_SMOKE_HEAD"); env && *env) return env;
-  std::error_code ec;
-  const std::filesystem::path local = "tools/smoke/smoke_head.onnx";
-  if (std::filesystem::is_regular_file(local, ec)) return local.string();
-  return TW_WILDFIRE_SOURCE_DIR "/tools/smoke/smoke_head.onnx";
+  return shipped_path("TOWERWATCH_SMOKE_HEAD", "tools/smoke/smoke_head.onnx",
+                      TW_WILDFIRE_SOURCE_DIR "/tools/smoke/smoke_head.onnx")
+      .string();
 }
 
-std::vector<SmokeBox> heat_boxes(const cv::Mat& heat, float threshold, float cell_px, float scale, cv::Size frame) {
+std::vector<SmokeBox> heat_boxes(const cv::Mat& heat, float threshold, float cell_px, float scale,
+                                 cv::Size frame) {
   std::vector<SmokeBox> out;
   if (heat.empty() || scale <= 0) return out;
   cv::Mat mask = heat >= threshold;
@@ -182,19 +182,22 @@ Result<std::unique_ptr<SmokeModel>> make_smoke_model(const SmokeModelConfig& cfg
   if (cfg.threads > 0) cv::setNumThreads(cfg.threads);
   if (cfg.backend == "head") {
     if (!(cfg.box_threshold >= 0 && cfg.box_threshold <= 1))
-      return make_error("bad_config", fmt::format("smoke.box_threshold: {} outside [0, 1]", cfg.box_threshold));
-    const std::string bb = cfg.backbone.empty() ? (models_dir() / "yolox_nano_416_coco80.onnx").string() : cfg.backbone;
+      return make_error("bad_config",
+                        fmt::format("smoke.box_threshold: {} outside [0, 1]", cfg.box_threshold));
+    const std::string bb =
+        cfg.backbone.empty() ? (models_dir() / "yolox_nano_416_coco80.onnx").string() : cfg.backbone;
     const std::string hd = cfg.head.empty() ? default_head_path() : cfg.head;
     auto b = load_net(bb, "smoke backbone (YOLOX-nano ONNX)");
     if (!b) return b.error();
     auto h = load_net(hd, "smoke head ONNX");
     if (!h) return h.error();
     // Check that the two fit together once, so a wrong file fails here rather than on the first frame.
-    // Heads with inputs "cells" (colour statistics) and "valid" (scored cells, for per-frame normalisation) are
-    // tried first, then heads without "valid", then two-input heads.
+    // Heads with inputs "cells" (colour statistics) and "valid" (scored cells, for per-frame normalisation)
+    // are tried first, then heads without "valid", then two-input heads.
     const cv::Mat probe(240, 320, CV_8UC3, cv::Scalar::all(114));
     std::string why;
-    for (const auto& [cells, valid] : {std::pair{true, true}, std::pair{true, false}, std::pair{false, false}}) {
+    for (const auto& [cells, valid] :
+         {std::pair{true, true}, std::pair{true, false}, std::pair{false, false}}) {
       try {
         auto m = std::make_unique<HeadModel>(*b, *h, cfg.box_threshold, cells, valid);
         (void)m->infer(probe);
@@ -206,7 +209,8 @@ Result<std::unique_ptr<SmokeModel>> make_smoke_model(const SmokeModelConfig& cfg
     return make_error("model_load", fmt::format("{} + {}: backbone and head do not fit: {}", bb, hd, why));
   }
   if (cfg.backend == "yolo") {
-    if (cfg.yolo_model.empty()) return make_error("bad_config", "smoke.yolo_model: required with backend 'yolo'");
+    if (cfg.yolo_model.empty())
+      return make_error("bad_config", "smoke.yolo_model: required with backend 'yolo'");
     tw::video::DetectorConfig dc;
     dc.model = cfg.yolo_model;
     dc.layout = cfg.yolo_layout;
