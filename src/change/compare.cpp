@@ -50,6 +50,7 @@ Status validate(const CompareOptions& o) {
   if (!(o.min_mean_luma >= 0 && o.min_mean_luma < 255)) return bad("min_mean_luma", "must be in [0,255)");
   if (!(o.head_threshold > 0 && o.head_threshold < 1)) return bad("head_threshold", "must be in (0,1)");
   if (!(o.head_min_fraction >= 0 && o.head_min_fraction < 1)) return bad("head_min_fraction", "must be in [0,1)");
+  if (o.head_views != 1 && o.head_views != 4 && o.head_views != 8) return bad("head_views", "must be 1, 4 or 8");
   return {};
 }
 
@@ -340,18 +341,21 @@ Result<CompareResult> compare(const cv::Mat& reference, const cv::Mat& current, 
     cv::resize(bgr_cur, c_cur, ws, 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     cv::warpAffine(c_ref, ca, cv::Mat(to23(hinv)), ws, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
     cv::warpAffine(c_cur, cb, cv::Mat(to23(h)), ws, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
-    auto prob = change_probability(ca, cb, opt.head_model);
+    auto prob = change_probability(ca, cb, opt.head_model, opt.head_views);
     if (!prob) return prob.error();
     res.probability = *prob;
-    res.head_used = true;
-    values = res.probability;
-    cv::Mat head_mask = (res.probability >= opt.head_threshold) & analysed;
-    kept = drop_small(head_mask, min_px);
-    res.changed_fraction = cv::countNonZero(kept) / analysed_px;
-    res.changed = res.changed_fraction >= opt.head_min_fraction;
-    if (!res.changed) kept.setTo(0);
-    // >= 0.5 exactly when changed: the structural score, capped below 0.5 when the head finds nothing.
-    res.score = res.changed ? structural_score : std::min(structural_score, 0.49);
+    cv::Mat head_mask = drop_small((res.probability >= opt.head_threshold) & analysed, min_px);
+    const double head_fraction = cv::countNonZero(head_mask) / analysed_px;
+    // The head was trained on aerial views: where it finds too little of a structural change (a facade seen
+    // from the side), the structural mask stands rather than the head vetoing the change.
+    res.head_used = head_fraction >= opt.head_min_fraction;
+    if (res.head_used) {
+      kept = head_mask;
+      values = res.probability;
+    }
+    res.changed_fraction = res.head_used ? head_fraction : res.structural_fraction;
+    res.changed = true;
+    res.score = structural_score;
   }
   if (!res.changed && opt.use_head) res.changed_fraction = 0;
 

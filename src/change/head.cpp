@@ -14,8 +14,9 @@ namespace tw::change {
 
 namespace {
 
-// Must match STD_FLOOR of tools/change/train_change_head.py.
-constexpr double kStdFloor[3] = {4.0, 2.0, 2.0};
+// Must match MEAN_TARGET, STD_TARGET and STD_FLOOR of tools/change/train_change_head.py.
+constexpr double kMeanTarget = 114.0, kStdTarget = 58.0, kStdFloor = 4.0;
+constexpr int kMultiple = 8;  // the backbone's coarsest stride
 
 struct Cache {
   std::mutex mu;
@@ -36,32 +37,48 @@ std::string default_change_head_path() {
 }
 
 cv::Mat head_input(const cv::Mat& bgr) {
-  cv::Mat f, lab;
-  bgr.convertTo(f, CV_32F, 1.0 / 255);
-  cv::cvtColor(f, lab, cv::COLOR_BGR2Lab);
   cv::Scalar mean, sd;
-  cv::meanStdDev(lab, mean, sd);
+  cv::meanStdDev(bgr, mean, sd);
   const int h = bgr.rows, w = bgr.cols;
-  const int hp = (h + 3) / 4 * 4, wp = (w + 3) / 4 * 4;
+  const int hp = (h + kMultiple - 1) / kMultiple * kMultiple, wp = (w + kMultiple - 1) / kMultiple * kMultiple;
   cv::Mat padded;
-  cv::copyMakeBorder(lab, padded, 0, hp - h, 0, wp - w, cv::BORDER_REPLICATE);
+  cv::copyMakeBorder(bgr, padded, 0, hp - h, 0, wp - w, cv::BORDER_REPLICATE);
   const int sizes[4] = {1, 3, hp, wp};
   cv::Mat blob(4, sizes, CV_32F);
   std::vector<cv::Mat> ch(3);
   cv::split(padded, ch);
   for (int c = 0; c < 3; ++c) {
     cv::Mat plane(hp, wp, CV_32F, blob.ptr<float>(0, c));
-    const double s = std::max(sd[c], kStdFloor[c]);
-    ch[static_cast<size_t>(c)].convertTo(plane, CV_32F, 1.0 / s, -mean[c] / s);
+    const double s = kStdTarget / std::max(sd[c], kStdFloor);
+    ch[static_cast<size_t>(c)].convertTo(plane, CV_32F, s, kMeanTarget - mean[c] * s);
   }
   return blob;
 }
 
-Result<cv::Mat> change_probability(const cv::Mat& a_bgr, const cv::Mat& b_bgr, const std::string& model) {
-  if (a_bgr.empty() || b_bgr.empty() || a_bgr.size() != b_bgr.size() || a_bgr.type() != CV_8UC3 ||
-      b_bgr.type() != CV_8UC3)
-    return make_error("bad_image", "change head: needs two BGR 8-bit images of the same size");
-  const std::string path = model.empty() ? default_change_head_path() : model;
+namespace {
+
+// Test-time view k (0..7) of an image: k & 3 selects no flip, left-right, upside-down or both; k >= 4
+// transposes first. unview maps a probability map of view k back.
+constexpr int kNoFlip = 2;
+constexpr int kFlipCode[4] = {kNoFlip, 1, 0, -1};
+
+cv::Mat view(const cv::Mat& img, int k) {
+  cv::Mat t = img, out;
+  if (k >= 4) cv::transpose(img, t);
+  if (kFlipCode[k & 3] == kNoFlip) return t;
+  cv::flip(t, out, kFlipCode[k & 3]);
+  return out;
+}
+
+cv::Mat unview(const cv::Mat& img, int k) {
+  cv::Mat t = img, out;
+  if (kFlipCode[k & 3] != kNoFlip) cv::flip(img, t, kFlipCode[k & 3]);
+  if (k < 4) return t;
+  cv::transpose(t, out);
+  return out;
+}
+
+Result<cv::Mat> probability_once(const cv::Mat& a_bgr, const cv::Mat& b_bgr, const std::string& path) {
   cv::Mat a = head_input(a_bgr), b = head_input(b_bgr);
   cv::Mat out;
   {
@@ -100,6 +117,27 @@ Result<cv::Mat> change_probability(const cv::Mat& a_bgr, const cv::Mat& b_bgr, c
   cv::Mat full;
   cv::resize(half, full, cv::Size(half.cols * 2, half.rows * 2), 0, 0, cv::INTER_LINEAR);
   return full(cv::Rect(0, 0, a_bgr.cols, a_bgr.rows)).clone();
+}
+
+}  // namespace
+
+Result<cv::Mat> change_probability(const cv::Mat& a_bgr, const cv::Mat& b_bgr, const std::string& model,
+                                   int views) {
+  if (a_bgr.empty() || b_bgr.empty() || a_bgr.size() != b_bgr.size() || a_bgr.type() != CV_8UC3 ||
+      b_bgr.type() != CV_8UC3)
+    return make_error("bad_image", "change head: needs two BGR 8-bit images of the same size");
+  if (views != 1 && views != 4 && views != 8) return make_error("bad_option", "change head: views must be 1, 4 or 8");
+  const std::string path = model.empty() ? default_change_head_path() : model;
+  cv::Mat sum;
+  for (int k = 0; k < views; ++k) {
+    auto p = probability_once(view(a_bgr, k), view(b_bgr, k), path);
+    if (!p) return p.error();
+    if (sum.empty())
+      sum = unview(*p, k);
+    else
+      sum += unview(*p, k);
+  }
+  return cv::Mat(sum / views);
 }
 
 }  // namespace tw::change

@@ -47,6 +47,12 @@ Status set_option(CompareOptions& opt, std::string_view a) {
          opt.use_head = v != 0;
          return true;
        }},
+      {"head_views",
+       [&](double v) {
+         if (v != std::floor(v) || std::abs(v) > 1e6) return false;
+         opt.head_views = static_cast<int>(v);
+         return true;
+       }},
       {"work_max_side",
        [&](double v) {
          if (v != std::floor(v) || std::abs(v) > 1e6) return false;

@@ -104,6 +104,16 @@ Result<WatchConfig> watch_config_for(const tw::SiteConfig& site, const tw::Camer
     for (size_t i = 0; i < z.points.size(); i += 2) zone.points.emplace_back(z.points[i], z.points[i + 1]);
     w.zones.push_back(std::move(zone));
   }
+  w.persist_days = cam.change.persist_days;
+  w.reference_refresh_days = cam.change.refresh_days;
+  w.reference_time_min = cam.change.reference_minute;
+  if (!cam.change.head_model.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(cam.change.head_model, ec))
+      return make_error("bad_config", fmt::format("{}: camera {}: change.head_model {} is not a file", site.file,
+                                                  cam.id, cam.change.head_model));
+    w.compare.head_model = cam.change.head_model;
+  }
   if (auto st = validate(w); !st) return st.error();
   return w;
 }

@@ -1,5 +1,6 @@
 #include "tw/core/config.hpp"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -84,6 +85,27 @@ Result<BrokerAddress> parse_broker_url(const std::string& url) {
   return a;
 }
 
+namespace {
+
+void read_camera_change(TomlReader& r, CameraChangeConfig& c) {
+  r.integer("persist_days", c.persist_days, 1, 365);
+  r.integer("refresh_days", c.refresh_days, 1, 3650);
+  std::string hhmm;
+  r.string("reference_time", hhmm);
+  if (!hhmm.empty()) {
+    int h = -1, m = -1;
+    char tail = 0;
+    if (std::sscanf(hhmm.c_str(), "%d:%d%c", &h, &m, &tail) != 2 || h < 0 || h > 23 || m < 0 || m > 59 ||
+        hhmm.size() != 5)
+      r.fail("reference_time", fmt::format("'{}' is not a UTC time HH:MM", hhmm));
+    else
+      c.reference_minute = h * 60 + m;
+  }
+  r.string("head_model", c.head_model);
+}
+
+}  // namespace
+
 Result<SiteConfig> parse_site_config(const std::string& text, const std::string& name) {
   auto doc = parse_toml(text, name);
   if (!doc) return doc.error();
@@ -136,6 +158,7 @@ Result<SiteConfig> parse_site_config(const std::string& text, const std::string&
       if (z.points.empty()) zr.fail("points", "needs a polygon of at least 3 points");
       cam.zones.push_back(std::move(z));
     });
+    r.table("change", [&](TomlReader& cr) { read_camera_change(cr, cam.change); });
     c.cameras.push_back(std::move(cam));
   });
   root.tables("sensors", [&](TomlReader& r, size_t) {

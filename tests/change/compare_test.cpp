@@ -110,6 +110,36 @@ TEST(ChangeCompare, LevirMasksOfTheShippedHead) {
   EXPECT_GT(f1, MICRO_F1_FLOOR);
 }
 
+TEST(ChangeCompare, HeadViewsMapBackToTheInput) {
+  // Averaging over flipped (and transposed) views is itself flip- (and transpose-) equivariant: the map of a
+  // flipped pair is the flipped map. A wrong flip or transpose in view/unview breaks this on a non-square crop.
+  cv::Mat a = load(levir() / "A" / "test_7_0256_0512.png")(cv::Rect(0, 0, 200, 136)).clone();
+  cv::Mat b = load(levir() / "B" / "test_7_0256_0512.png")(cv::Rect(0, 0, 200, 136)).clone();
+  auto flipped = [](const cv::Mat& m) {
+    cv::Mat f;
+    cv::flip(m, f, 1);
+    return f;
+  };
+  auto transposed = [](const cv::Mat& m) {
+    cv::Mat t;
+    cv::transpose(m, t);
+    return t;
+  };
+  auto one = change_probability(a, b, {}, 1);
+  auto four = change_probability(a, b, {}, 4);
+  auto four_f = change_probability(flipped(a), flipped(b), {}, 4);
+  auto eight = change_probability(a, b, {}, 8);
+  auto eight_t = change_probability(transposed(a), transposed(b), {}, 8);
+  ASSERT_TRUE(one.ok() && four.ok() && four_f.ok() && eight.ok() && eight_t.ok());
+  ASSERT_EQ(four->size(), a.size());
+  ASSERT_EQ(eight_t->size(), cv::Size(a.rows, a.cols));
+  EXPECT_LT(cv::norm(flipped(*four), *four_f, cv::NORM_INF), 1e-5);
+  EXPECT_LT(cv::norm(transposed(*eight), *eight_t, cv::NORM_INF), 1e-5);
+  // The views do differ (the network is not flip-invariant), so the averaging is not a no-op.
+  EXPECT_GT(cv::norm(*one, *four, cv::NORM_INF), 1e-3);
+  EXPECT_FALSE(change_probability(a, b, {}, 3).ok());
+}
+
 TEST(ChangeCompare, HeadIsSymmetricInTheImageOrder) {
   cv::Mat a = load(levir() / "A" / "test_55_0256_0000.png"), b = load(levir() / "B" / "test_55_0256_0000.png");
   auto ab = change_probability(a, b);
@@ -122,7 +152,7 @@ TEST(ChangeCompare, HeadIsSymmetricInTheImageOrder) {
   cv::minMaxLoc(*ab, &lo, &hi);
   EXPECT_GE(lo, 0.0);
   EXPECT_LE(hi, 1.0);
-  // The same image twice, and a non-multiple-of-4 size, work too.
+  // The same image twice, and a size that is not a multiple of 8, work too.
   cv::Mat odd = a(cv::Rect(0, 0, 201, 99)).clone();
   auto same = change_probability(odd, odd.clone());
   ASSERT_TRUE(same.ok());

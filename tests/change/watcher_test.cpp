@@ -201,6 +201,23 @@ TEST(ChangeWatcher, ConfigFromSiteCamera) {
   ASSERT_EQ(w->zones[0].points.size(), 4u);
   EXPECT_DOUBLE_EQ(w->zones[0].points[2].x, 200.0);
   EXPECT_DOUBLE_EQ(w->zones[0].points[2].y, 150.0);
+  EXPECT_EQ(w->persist_days, 3);  // the defaults of [cameras.change]
+  EXPECT_EQ(w->reference_time_min, -1);
+
+  cam.change.persist_days = 5;
+  cam.change.refresh_days = 10;
+  cam.change.reference_minute = 690;
+  auto t = watch_config_for(site, cam);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->persist_days, 5);
+  EXPECT_EQ(t->reference_refresh_days, 10);
+  EXPECT_EQ(t->reference_time_min, 690);
+  cam.change.head_model = "no/such/head.onnx";
+  auto h = watch_config_for(site, cam);
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.error().message.find("change.head_model no/such/head.onnx is not a file"), std::string::npos)
+      << h.error().message;
+  cam.change = {};
 
   cam.zones = {{"bad", {1, 2, 3, 4, 5}}};
   auto b = watch_config_for(site, cam);

@@ -58,11 +58,13 @@ TEST(ChangeOptions, SetsAndValidatesByName) {
   ASSERT_EQ(o.pool_sigmas.size(), 2u);
   EXPECT_DOUBLE_EQ(o.pool_sigmas[1], 4.0);
   EXPECT_EQ(o.work_max_side, 640);
-  ASSERT_TRUE(set_options(o, {"use_head=0", "head_threshold=0.6", "head_min_fraction=0.01", "head_model=h.onnx"}).ok());
+  ASSERT_TRUE(set_options(o, {"use_head=0", "head_threshold=0.6", "head_min_fraction=0.01", "head_model=h.onnx",
+                              "head_views=8"}).ok());
   EXPECT_FALSE(o.use_head);
   EXPECT_DOUBLE_EQ(o.head_threshold, 0.6);
   EXPECT_DOUBLE_EQ(o.head_min_fraction, 0.01);
   EXPECT_EQ(o.head_model, "h.onnx");
+  EXPECT_EQ(o.head_views, 8);
   ASSERT_TRUE(set_option(o, "use_head=1").ok());
   EXPECT_TRUE(o.use_head);
   struct Case {
@@ -81,7 +83,8 @@ TEST(ChangeOptions, SetsAndValidatesByName) {
                         Case{"pre_blur_sigma=-1", "pre_blur_sigma"}, Case{"min_registration_gain=1", "min_registration_gain"},
                         Case{"use_head=2", "use_head"}, Case{"head_threshold=1", "head_threshold"},
                         Case{"head_threshold=0", "head_threshold"}, Case{"head_min_fraction=-0.1", "head_min_fraction"},
-                        Case{"head_model=", "head_model"}}) {
+                        Case{"head_model=", "head_model"}, Case{"head_views=3", "head_views"},
+                        Case{"head_views=4.5", "head_views"}}) {
     CompareOptions x;
     auto st = set_option(x, c.text);
     ASSERT_FALSE(st.ok()) << c.text;

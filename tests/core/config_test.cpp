@@ -48,6 +48,11 @@ points = @cameras[0].lines[0].points@
 [[cameras.zones]]
 name = @cameras[0].zones[0].name@
 points = @cameras[0].zones[0].points@
+[cameras.change]
+persist_days = @cameras[0].change.persist_days@
+refresh_days = @cameras[0].change.refresh_days@
+reference_time = @cameras[0].change.reference_time@
+head_model = @cameras[0].change.head_model@
 
 [[sensors]]
 id = @sensors[0].id@
@@ -71,6 +76,8 @@ const std::map<std::string, std::string> kSiteDefaults = {
     {"cameras[0].classes", "[\"person\"]"},
     {"cameras[0].lines[0].name", "\"gate\""}, {"cameras[0].lines[0].points", "[0, 0, 10, 10]"},
     {"cameras[0].zones[0].name", "\"yard\""}, {"cameras[0].zones[0].points", "[0, 0, 10, 0, 10, 10]"},
+    {"cameras[0].change.persist_days", "4"}, {"cameras[0].change.refresh_days", "14"},
+    {"cameras[0].change.reference_time", "\"11:30\""}, {"cameras[0].change.head_model", "\"head.onnx\""},
     {"sensors[0].id", "\"acc1\""}, {"sensors[0].kind", "\"accelerometer\""},
     {"sensors[0].source", "\"data.mseed\""}, {"sensors[0].format", "\"mseed\""},
 };
@@ -89,6 +96,8 @@ const std::map<std::string, std::string> kSiteInvalid = {
     {"cameras[0].analytics", "[\"faces\"]"}, {"cameras[0].classes", "\"person\""},
     {"cameras[0].lines[0].name", "7"}, {"cameras[0].lines[0].points", "[0, 0, 10]"},
     {"cameras[0].zones[0].name", "false"}, {"cameras[0].zones[0].points", "[0, 0, 1, 1]"},
+    {"cameras[0].change.persist_days", "0"}, {"cameras[0].change.refresh_days", "4000"},
+    {"cameras[0].change.reference_time", "\"25:00\""}, {"cameras[0].change.head_model", "5"},
     {"sensors[0].id", "\"a b\""}, {"sensors[0].kind", "\"thermometer\""}, {"sensors[0].source", "1"},
     {"sensors[0].format", "\"sac\""},
 };
@@ -168,6 +177,10 @@ TEST(SiteConfig, ValidFileLoadsEveryKey) {
   ASSERT_EQ(c->cameras[0].lines.size(), 1u);
   EXPECT_EQ(c->cameras[0].lines[0].points, (std::vector<double>{0, 0, 10, 10}));
   ASSERT_EQ(c->cameras[0].zones.size(), 1u);
+  EXPECT_EQ(c->cameras[0].change.persist_days, 4);
+  EXPECT_EQ(c->cameras[0].change.refresh_days, 14);
+  EXPECT_EQ(c->cameras[0].change.reference_minute, 11 * 60 + 30);
+  EXPECT_EQ(c->cameras[0].change.head_model, "head.onnx");
   ASSERT_EQ(c->sensors.size(), 1u);
   EXPECT_EQ(c->sensors[0].format, "mseed");
 }

@@ -93,10 +93,11 @@ TEST(Temporal, NightPolicies) {
   FrameStats night;
   night.night = true;
   {
-    TemporalFilter f(c);  // raise: 0.7 passes by day, not at night (0.8)
+    TemporalFilter f(c);  // raise: 0.7 passes by day, not at night (0.93)
     EXPECT_TRUE(f.update(one_box(0.7f), 640, 480, 0, night).empty());
     EXPECT_EQ(f.last_rejections()[0], Rejection::night);
-    auto a = f.update(one_box(0.85f), 640, 480, kStep, night);
+    EXPECT_TRUE(f.update(one_box(0.9f), 640, 480, kStep, night).empty());  // a day alert, not a night one
+    auto a = f.update(one_box(0.95f), 640, 480, 2 * kStep, night);
     ASSERT_EQ(a.size(), 1u);
     EXPECT_TRUE(a[0].night);
   }

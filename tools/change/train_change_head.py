@@ -4,10 +4,13 @@
   /usr/bin/python3 tools/change/train_change_head.py            # leave-one-pair-out + final model + export
   /usr/bin/python3 tools/change/train_change_head.py --no-loo   # final model only
 
-The change head is a tiny fully convolutional network that turns a registered image pair into a per-pixel
-probability that a building (or other new structure) appeared or disappeared. It is symmetric in the order of
-the two images by construction: one shared encoder describes each image, and the decoder only sees
-|e(A) - e(B)| and e(A) + e(B).
+The change head is a small fully convolutional network that turns a registered image pair into a per-pixel
+probability that a building (or other new structure) appeared or disappeared. Each image is described by the
+first stages of the COCO-pretrained YOLOX-nano (../shared/models, Apache-2.0; frozen: its weights are copied
+from the ONNX file into the exported graph), at strides 2, 4 and 8. The trained part projects those features
+and decodes them; it only sees |e(A) - e(B)| and e(A) + e(B), so it is symmetric in the order of the two
+images by construction. Pretrained features matter here: ten training pairs are too few to learn good
+features from scratch.
 
 Stages:
   1. data: the LEVIR-CD sample pairs (A before, B after, label), 256x256.
@@ -17,15 +20,17 @@ Stages:
      folded), checked to load in OpenCV DNN and to agree with torch. Metrics go to tools/change/metrics.json.
 
 Input convention (the C++ side does exactly the same, src/change/head.cpp):
-  BGR uint8 -> float /255 -> Lab (OpenCV, L 0..100) -> per image and channel (x - mean) / max(std, floor),
-  floors (L, a, b) = STD_FLOOR; tensors [1,3,H,W] with H, W multiples of 4 (edge padding), inputs "a" and
-  "b"; output "prob" [1,1,H/2,W/2], upsampled bilinearly (x2) to the input size.
+  BGR uint8 -> float -> per image and channel (x - mean) / max(std, STD_FLOOR) * STD_TARGET + MEAN_TARGET
+  (the backbone's 0..255 range, with the image's own exposure and white balance taken out); tensors [1,3,H,W]
+  with H, W multiples of 8 (edge padding), inputs "a" and "b"; output "prob" [1,1,H/2,W/2], upsampled
+  bilinearly (x2) to the input size.
 Deps (Debian): python3-torch python3-onnx python3-opencv python3-numpy.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -34,17 +39,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
+from onnx import numpy_helper
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 SEED = 11
-STD_FLOOR = (4.0, 2.0, 2.0)  # Lab std floors: flat images are not amplified into noise
+MEAN_TARGET, STD_TARGET = 114.0, 58.0  # per-channel statistics every image is brought to (0..255 scale)
+STD_FLOOR = 4.0  # flat images are not amplified into noise
+BACKBONE = "yolox_nano_416_coco80.onnx"
+# YOLOX-nano tensors used as features: stem (stride 2, 16 ch), dark2 (stride 4, 32 ch), dark3 (stride 8, 64 ch).
+BACKBONE_OUTPUTS = ("687", "721", "781")
 CROP = 128
 BATCH = 8
 ITERS = 800
 LR = 3e-3
 THRESHOLD = 0.5  # shipped default (CompareOptions::head_threshold)
+VIEWS = 4  # shipped default (CompareOptions::head_views): test-time flips averaged
+ALL_VIEWS = (1, 4, 8)  # reported by the leave-one-pair-out validation
 OUT_DIR = Path(__file__).resolve().parent
 
 
@@ -55,6 +67,11 @@ def repo_root() -> Path:
 def data_dir() -> Path:
     env = os.environ.get("TOWERWATCH_DATA")
     return Path(env) if env else repo_root().parent / "shared" / "data"
+
+
+def models_dir() -> Path:
+    env = os.environ.get("TOWERWATCH_MODELS")
+    return Path(env) if env else repo_root().parent / "shared" / "models"
 
 
 def load_pairs():
@@ -71,58 +88,112 @@ def load_pairs():
 
 
 def preprocess(bgr: np.ndarray) -> np.ndarray:
-    """BGR uint8 (or float 0..1) HxWx3 -> standardised Lab 3xHxW float32."""
+    """BGR uint8 (or float 0..1) HxWx3 -> standardised BGR 3xHxW float32 in the backbone's range."""
     f = bgr.astype(np.float32)
-    if bgr.dtype == np.uint8:
-        f /= 255.0
-    lab = cv2.cvtColor(f, cv2.COLOR_BGR2Lab).reshape(-1, 3)
-    mean = lab.mean(0)
-    std = np.maximum(lab.std(0), np.array(STD_FLOOR, np.float32))
-    out = (lab - mean) / std
-    return out.reshape(bgr.shape[0], bgr.shape[1], 3).transpose(2, 0, 1).astype(np.float32).copy()
+    if bgr.dtype != np.uint8:
+        f *= 255.0
+    flat = f.reshape(-1, 3)
+    mean = flat.mean(0)
+    std = np.maximum(flat.std(0), STD_FLOOR)
+    out = (f - mean) / std * STD_TARGET + MEAN_TARGET
+    return out.transpose(2, 0, 1).astype(np.float32).copy()
 
 
-def conv(ci, co, stride=1, dil=1):
-    return nn.Conv2d(ci, co, 3, stride=stride, padding=dil, dilation=dil)
+class OnnxPrefix(nn.Module):
+    """The part of an ONNX graph (Conv, Sigmoid, Mul, Add, Concat, Slice) that computes the named tensors, as
+    frozen torch modules: traced again at export, so the head's ONNX carries the backbone stages it uses."""
+
+    def __init__(self, path: Path, outputs):
+        super().__init__()
+        g = onnx.load(str(path)).graph
+        self.consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+        needed, nodes = set(outputs), []
+        for n in reversed(list(g.node)):
+            if any(o in needed for o in n.output):
+                nodes.append(n)
+                needed.update(x for x in n.input if x not in self.consts)
+        self.nodes = nodes[::-1]
+        self.input = g.input[0].name
+        self.outputs = list(outputs)
+        self.convs = nn.ModuleDict()
+        for n in self.nodes:
+            if n.op_type != "Conv":
+                continue
+            a = {x.name: onnx.helper.get_attribute_value(x) for x in n.attribute}
+            w = torch.from_numpy(self.consts[n.input[1]].copy())
+            c = nn.Conv2d(w.shape[1] * a["group"], w.shape[0], tuple(a["kernel_shape"]), stride=tuple(a["strides"]),
+                          padding=tuple(a["pads"][:2]), dilation=tuple(a["dilations"]), groups=a["group"])
+            c.weight.data.copy_(w)
+            c.bias.data.copy_(torch.from_numpy(self.consts[n.input[2]].copy()))
+            self.convs[n.output[0]] = c
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x):
+        env = {self.input: x}
+        for n in self.nodes:
+            i = [env.get(k) for k in n.input]
+            t = n.op_type
+            if t == "Conv":
+                y = self.convs[n.output[0]](i[0])
+            elif t == "Sigmoid":
+                y = torch.sigmoid(i[0])
+            elif t == "Mul":
+                y = i[0] * i[1]
+            elif t == "Add":
+                y = i[0] + i[1]
+            elif t == "Concat":
+                y = torch.cat(i, int(onnx.helper.get_attribute_value(n.attribute[0])))
+            elif t == "Slice":  # the Focus stem: every second row or column from an offset
+                start, axis, step = (int(self.consts[n.input[k]][0]) for k in (1, 3, 4))
+                y = i[0][:, :, start::step] if axis == 2 else i[0][:, :, :, start::step]
+            else:
+                raise SystemExit(f"{BACKBONE}: unsupported op {t} before the feature tensors")
+            env[n.output[0]] = y
+        return [env[o] for o in self.outputs]
+
+
+def conv(ci, co, dil=1):
+    return nn.Conv2d(ci, co, 3, padding=dil, dilation=dil)
 
 
 class ChangeHead(nn.Module):
-    """Siamese encoder + symmetric fusion decoder. Output: change probability at half resolution."""
+    """Frozen backbone stages + symmetric fusion decoder. Output: change probability at half resolution."""
 
-    def __init__(self, c1=16, c2=32):
+    def __init__(self, backbone: OnnxPrefix, c=(16, 24, 32)):
         super().__init__()
-        self.e1 = conv(3, c1, stride=2)      # H/2
-        self.e2 = conv(c1, c1)
-        self.e3 = conv(c1, c2, stride=2)     # H/4
-        self.e4 = conv(c2, c2, dil=2)
-        self.e5 = conv(c2, c2, dil=4)
-        self.e6 = conv(c2, c2, dil=8)
-        self.f4 = conv(2 * c2, c2)
-        self.f4b = conv(c2, c2, dil=2)
-        self.f2 = conv(2 * c1 + c2, c1)
-        self.out = nn.Conv2d(c1, 1, 1)
+        self.backbone = backbone
+        self.p2, self.p4, self.p8 = nn.Conv2d(16, c[0], 1), nn.Conv2d(32, c[1], 1), nn.Conv2d(64, c[2], 1)
+        self.g8a, self.g8b, self.g8c = conv(2 * c[2], 32), conv(32, 32, 2), conv(32, 32, 4)
+        self.g4a, self.g4b = conv(2 * c[1] + 32, 24), conv(24, 24, 2)
+        self.g2 = conv(2 * c[0] + 24, 16)
+        self.out = nn.Conv2d(16, 1, 1)
 
     def encode(self, x):
-        h1 = F.relu(self.e1(x))
-        h2 = F.relu(self.e2(h1))
-        h3 = F.relu(self.e3(h2))
-        h4 = F.relu(self.e4(h3))
-        h5 = F.relu(self.e5(h4))
-        h6 = F.relu(self.e6(h5)) + h4
-        return h2, h6
+        f2, f4, f8 = self.backbone(x)
+        return self.p2(f2), self.p4(f4), self.p8(f8)
 
     def logits(self, a, b):
-        a2, a4 = self.encode(a)
-        b2, b4 = self.encode(b)
-        d4 = torch.cat([torch.abs(a4 - b4), a4 + b4], 1)
-        g = F.relu(self.f4(d4))
-        g = F.relu(self.f4b(g)) + g
+        a2, a4, a8 = self.encode(a)
+        b2, b4, b8 = self.encode(b)
+        g = F.relu(self.g8a(torch.cat([torch.abs(a8 - b8), a8 + b8], 1)))
+        g = F.relu(self.g8b(g)) + g
+        g = F.relu(self.g8c(g)) + g
         g = F.interpolate(g, scale_factor=2.0, mode="nearest")
-        d2 = torch.cat([torch.abs(a2 - b2), a2 + b2, g], 1)
-        return self.out(F.relu(self.f2(d2)))
+        g = F.relu(self.g4a(torch.cat([torch.abs(a4 - b4), a4 + b4, g], 1)))
+        g = F.relu(self.g4b(g)) + g
+        g = F.interpolate(g, scale_factor=2.0, mode="nearest")
+        return self.out(F.relu(self.g2(torch.cat([torch.abs(a2 - b2), a2 + b2, g], 1))))
 
     def forward(self, a, b):
         return torch.sigmoid(self.logits(a, b))
+
+
+def make_backbone() -> OnnxPrefix:
+    path = models_dir() / BACKBONE
+    if not path.is_file():
+        raise SystemExit(f"{path}: backbone missing (set TOWERWATCH_MODELS)")
+    return OnnxPrefix(path, BACKBONE_OUTPUTS)
 
 
 # ---------------------------------------------------------------------------------------------- augmentation
@@ -187,8 +258,8 @@ def loss_fn(logit_half, y_full):
 def train(pairs, iters=ITERS, seed=SEED, log=""):
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = ChangeHead()
-    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=1e-3)
+    model = ChangeHead(make_backbone())
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR, weight_decay=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=iters, pct_start=0.1)
     t0 = time.time()
     run = 0.0
@@ -209,20 +280,42 @@ def train(pairs, iters=ITERS, seed=SEED, log=""):
     return model
 
 
-def pad4(x: np.ndarray) -> np.ndarray:
+def pad8(x: np.ndarray) -> np.ndarray:
     h, w = x.shape[1:]
-    ph, pw = (-h) % 4, (-w) % 4
+    ph, pw = (-h) % 8, (-w) % 8
     return np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="edge") if ph or pw else x
 
 
 @torch.no_grad()
-def predict(model, a_bgr, b_bgr) -> np.ndarray:
+def predict_once(model, a_bgr, b_bgr) -> np.ndarray:
     h, w = a_bgr.shape[:2]
-    a = torch.from_numpy(pad4(preprocess(a_bgr)))[None]
-    b = torch.from_numpy(pad4(preprocess(b_bgr)))[None]
+    a = torch.from_numpy(pad8(preprocess(a_bgr)))[None]
+    b = torch.from_numpy(pad8(preprocess(b_bgr)))[None]
     p = model(a, b)[0, 0].numpy()
     full = cv2.resize(p, (p.shape[1] * 2, p.shape[0] * 2), interpolation=cv2.INTER_LINEAR)
     return full[:h, :w]
+
+
+# Test-time views (as src/change/head.cpp): identity, flips about each axis and both, then the same four of the
+# transposed pair. The probability is the mean of the views mapped back.
+def _view(x, k):
+    x = x.T if x.ndim == 2 and k >= 4 else (x.transpose(1, 0, 2) if k >= 4 else x)
+    k %= 4
+    return np.ascontiguousarray(x if k == 0 else x[:, ::-1] if k == 1 else x[::-1] if k == 2 else x[::-1, ::-1])
+
+
+def _unview(p, k):
+    j = k % 4
+    p = p if j == 0 else p[:, ::-1] if j == 1 else p[::-1] if j == 2 else p[::-1, ::-1]
+    return np.ascontiguousarray(p.T if k >= 4 else p)
+
+
+def predict(model, a_bgr, b_bgr, views=VIEWS) -> np.ndarray:
+    acc = None
+    for k in range(views):
+        p = _unview(predict_once(model, _view(a_bgr, k), _view(b_bgr, k)), k)
+        acc = p if acc is None else acc + p
+    return acc / views
 
 
 def metrics(probs, labels, t):
@@ -293,8 +386,8 @@ def check_opencv(model, path: Path, pairs):
     worst = 0.0
     for _, a_bgr, b_bgr, _ in pairs[:3]:
         for (h, w) in ((256, 256), (144, 256)):
-            a = pad4(preprocess(cv2.resize(a_bgr, (w, h))))[None]
-            b = pad4(preprocess(cv2.resize(b_bgr, (w, h))))[None]
+            a = pad8(preprocess(cv2.resize(a_bgr, (w, h))))[None]
+            b = pad8(preprocess(cv2.resize(b_bgr, (w, h))))[None]
             net.setInput(a, "a")
             net.setInput(b, "b")
             out = net.forward("prob")
@@ -306,34 +399,51 @@ def check_opencv(model, path: Path, pairs):
     return worst
 
 
+def one_thread():
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def held_out(job):
+    """Leave-one-pair-out fold: trains without pair i, returns its predicted probability map."""
+    pairs, i, iters = job
+    name, a, b, y = pairs[i]
+    model = train(pairs[:i] + pairs[i + 1:], iters=iters, log=f"loo {i + 1}/{len(pairs)} {name}")
+    probs = {v: predict(model, a, b, v) for v in ALL_VIEWS}
+    sym = float(np.abs(probs[1] - predict(model, b, a, 1)).max())  # order symmetry of the held-out prediction
+    m = {v: metrics([probs[v]], [y], THRESHOLD) for v in ALL_VIEWS}
+    print(f"  held out {name}: F1 " + ", ".join(f"{m[v]['per_pair_f1'][0]:.3f} ({v} views)" for v in ALL_VIEWS) +
+          f", swap max diff {sym:.1e}", flush=True)
+    return probs
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-loo", action="store_true", help="skip leave-one-pair-out validation")
     ap.add_argument("--iters", type=int, default=ITERS)
     ap.add_argument("--folds", type=str, default="", help="comma-separated pair indices to hold out (default all)")
+    ap.add_argument("--jobs", type=int, default=1, help="leave-one-pair-out folds trained in parallel (one thread each)")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+    one_thread()
     pairs = load_pairs()
     labels = [p[3] for p in pairs]
     out = {"data": "LEVIR-CD samples (%d pairs, 256x256)" % len(pairs), "iters": args.iters, "seed": SEED,
            "threshold": THRESHOLD}
     if not args.no_loo:
-        probs = []
-        folds = [int(x) for x in args.folds.split(",")] if args.folds else range(len(pairs))
+        folds = [int(x) for x in args.folds.split(",")] if args.folds else list(range(len(pairs)))
         labels = [labels[i] for i in folds]
-        for i in folds:
-            name, a, b, y = pairs[i]
-            model = train(pairs[:i] + pairs[i + 1:], iters=args.iters, log=f"loo {i + 1}/{len(pairs)} {name}")
-            probs.append(predict(model, a, b))
-            # Order symmetry check of the held-out prediction.
-            sym = float(np.abs(probs[-1] - predict(model, b, a)).max())
-            m = metrics([probs[-1]], [y], THRESHOLD)
-            print(f"  held out {name}: F1 {m['per_pair_f1'][0]:.3f} (P {m['precision']:.2f} R {m['recall']:.2f}),"
-                  f" swap max diff {sym:.1e}", flush=True)
+        jobs = [(pairs, i, args.iters) for i in folds]
+        if args.jobs > 1:
+            with multiprocessing.get_context("fork").Pool(args.jobs, initializer=one_thread) as pool:
+                probs = pool.map(held_out, jobs, chunksize=1)
+        else:
+            probs = [held_out(j) for j in jobs]
+        by_views = {v: [p[v] for p in probs] for v in ALL_VIEWS}
+        probs = by_views[VIEWS]
         (repo_root() / "build").mkdir(exist_ok=True)
         np.save(repo_root() / "build" / "change_loo_probs.npy", np.stack(probs))
-        loo = {"at_threshold": metrics(probs, labels, THRESHOLD)}
+        loo = {"views": VIEWS, "at_threshold": metrics(probs, labels, THRESHOLD),
+               "f1_by_views": {str(v): metrics(by_views[v], labels, THRESHOLD)["f1"] for v in ALL_VIEWS}}
         sweep = {f"{t:.2f}": metrics(probs, labels, t)["f1"] for t in np.arange(0.2, 0.85, 0.05)}
         loo["f1_by_threshold"] = sweep
         loo["gated_by_decision"] = gated_metrics(probs, labels, THRESHOLD)
@@ -342,11 +452,12 @@ def main():
             print(json.dumps(loo["at_threshold"]), {k: round(v, 3) for k, v in sweep.items()})
             return 0
         out["leave_one_pair_out"] = loo
-        print("LOO micro F1 %.3f (P %.3f R %.3f) at %.2f; sweep %s" % (
+        print("LOO micro F1 %.3f (P %.3f R %.3f) at %.2f with %d views; by views %s; sweep %s" % (
             loo["at_threshold"]["f1"], loo["at_threshold"]["precision"], loo["at_threshold"]["recall"], THRESHOLD,
+            VIEWS, {k: round(v, 3) for k, v in loo["f1_by_views"].items()},
             {k: round(v, 3) for k, v in sweep.items()}), flush=True)
     model = train(pairs, iters=args.iters, log="final")
-    probs = [predict(model, a, b) for _, a, b, _ in pairs]
+    probs = [predict(model, a, b) for _, a, b, _ in pairs]  # shipped views
     out["in_sample"] = metrics(probs, labels, THRESHOLD)
     path = OUT_DIR / "change_head.onnx"
     export(model, path)

@@ -14,8 +14,8 @@
 // distance level are changed; transient objects (people, vehicles, parasols... found by the detector in either
 // image) and everything outside the zone are excluded; small blobs are dropped. The pair changed structurally
 // when that mask covers decision_fraction of the analysed area. Only then, a learned change head (tw/change/
-// head.hpp, symmetric in the order) outlines what changed: its mask gives changed_fraction and the regions, and
-// the pair is changed when the head finds at least head_min_fraction. Unchanged pairs have an empty mask.
+// head.hpp, symmetric in the order) outlines what changed: its mask gives changed_fraction and the regions when
+// it covers at least head_min_fraction; otherwise the structural mask stands. Unchanged pairs have an empty mask.
 #include <functional>
 #include <string>
 #include <vector>
@@ -55,12 +55,14 @@ struct CompareOptions {
   double min_mean_luma = 25.0;          // 0..255; darker captures are not comparable
   // Learned change head (tools/change/README.md). It outlines what changed once the structural comparison has
   // decided that the pair changed: the mask is then the head's probability >= head_threshold inside the
-  // analysed area, and the pair counts as changed only if that mask covers at least head_min_fraction of it.
+  // analysed area when that covers at least head_min_fraction of it; otherwise the structural mask stays (the
+  // head, trained on aerial views, never vetoes a structural change).
   // use_head = false keeps the structural mask (docs/change.md).
   bool use_head = true;
   std::string head_model;               // ONNX path; empty = $TOWERWATCH_CHANGE_HEAD or the shipped model
   double head_threshold = 0.5;          // 0..1, probability of a changed pixel
   double head_min_fraction = 0.002;     // of the analysed area
+  int head_views = 4;                   // 1, 4 or 8 test-time views averaged (flips; 8 adds the transposes)
 };
 
 struct Region {

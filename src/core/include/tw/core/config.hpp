@@ -39,6 +39,14 @@ struct ZoneConfig {
   std::vector<double> points;  // x,y,... polygon in pixels
 };
 
+// [cameras.change]: how a camera with "change" analytics compares its captures.
+struct CameraChangeConfig {
+  int persist_days = 3;         // distinct days a change must be seen on before it alerts
+  int refresh_days = 7;         // a clean capture this much newer than the reference replaces it
+  int reference_minute = -1;    // reference_time "HH:MM" (UTC) as minutes after midnight; -1 = any capture
+  std::string head_model;       // change-head ONNX; empty = $TOWERWATCH_CHANGE_HEAD or the shipped one
+};
+
 struct CameraConfig {
   std::string id;
   std::string url;  // file path or rtsp://
@@ -51,6 +59,7 @@ struct CameraConfig {
   std::vector<std::string> classes;             // empty = detector defaults
   std::vector<LineConfig> lines;
   std::vector<ZoneConfig> zones;
+  CameraChangeConfig change;
 };
 
 struct SensorConfig {
