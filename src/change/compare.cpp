@@ -322,17 +322,16 @@ Result<CompareResult> compare(const cv::Mat& reference, const cv::Mat& current, 
   const double structural_score = 1.0 - std::pow(0.5, res.structural_fraction / opt.decision_fraction);
   cv::Mat values = dist;  // region scores: mean descriptor distance, or mean head probability
 
-  if (!opt.use_head) {
-    res.changed_fraction = res.structural_fraction;
-    res.changed = res.structural_changed;
-    res.score = structural_score;
-  } else if (!res.structural_changed) {
+  // The decision is structural; the head, where used, only redraws the mask of a changed pair.
+  res.changed = res.structural_changed;
+  res.score = structural_score;
+  res.changed_fraction = res.structural_fraction;
+  if (opt.use_head && !res.changed) {
     // Not a change: the mask stays empty (the head only outlines what changed in a changed pair).
     kept.setTo(0);
-    res.score = structural_score;
-  } else {
-    // The pair changed structurally: the learned head outlines what changed, on the colour images in the same
-    // half-way frame. The pair counts as changed when the head finds enough of it.
+    res.changed_fraction = 0;
+  } else if (opt.use_head) {
+    // The learned head outlines what changed, on the colour images in the same half-way frame.
     cv::Mat c_ref, c_cur, ca, cb;
     cv::Mat bgr_ref = reference.channels() == 3 ? reference : cv::Mat(), bgr_cur = current.channels() == 3 ? current : cv::Mat();
     if (bgr_ref.empty()) cv::cvtColor(reference, bgr_ref, reference.channels() == 4 ? cv::COLOR_BGRA2BGR : cv::COLOR_GRAY2BGR);
@@ -352,12 +351,9 @@ Result<CompareResult> compare(const cv::Mat& reference, const cv::Mat& current, 
     if (res.head_used) {
       kept = head_mask;
       values = res.probability;
+      res.changed_fraction = head_fraction;
     }
-    res.changed_fraction = res.head_used ? head_fraction : res.structural_fraction;
-    res.changed = true;
-    res.score = structural_score;
   }
-  if (!res.changed && opt.use_head) res.changed_fraction = 0;
 
   cv::Mat labels, stats, centroids;
   int n = cv::connectedComponentsWithStats(kept, labels, stats, centroids, 8, CV_32S);

@@ -24,6 +24,13 @@ Status set_option(CompareOptions& opt, std::string_view a) {
     return make_error("bad_option", fmt::format("option '{}': expected name=value", a));
   std::string_view name = a.substr(0, eq), value = a.substr(eq + 1);
   using Setter = std::function<bool(double)>;
+  auto whole = [](int& out) -> Setter {
+    return [&out](double v) {
+      if (v != std::floor(v) || std::abs(v) > 1e6) return false;
+      out = static_cast<int>(v);
+      return true;
+    };
+  };
   const std::map<std::string_view, Setter> doubles{
       {"pre_blur_sigma", [&](double v) { opt.pre_blur_sigma = v; return true; }},
       {"contrast_floor", [&](double v) { opt.contrast_floor = v; return true; }},
@@ -47,18 +54,8 @@ Status set_option(CompareOptions& opt, std::string_view a) {
          opt.use_head = v != 0;
          return true;
        }},
-      {"head_views",
-       [&](double v) {
-         if (v != std::floor(v) || std::abs(v) > 1e6) return false;
-         opt.head_views = static_cast<int>(v);
-         return true;
-       }},
-      {"work_max_side",
-       [&](double v) {
-         if (v != std::floor(v) || std::abs(v) > 1e6) return false;
-         opt.work_max_side = static_cast<int>(v);
-         return true;
-       }},
+      {"head_views", whole(opt.head_views)},
+      {"work_max_side", whole(opt.work_max_side)},
   };
   if (name == "head_model") {
     if (value.empty()) return make_error("bad_option", "option head_model: needs a path to an ONNX file");
