@@ -51,7 +51,7 @@ void BM_CompareWithHead720(benchmark::State& state) {
   opt.decision_fraction = 1e-6;
   for (auto _ : state) {
     auto r = tw::change::compare(p.a, p.b, opt);
-    if (!r || !r->head_used) {
+    if (!r || r->probability.empty()) {
       state.SkipWithError(r ? "head did not run" : r.error().message.c_str());
       return;
     }
