@@ -13,9 +13,7 @@
 #include "tw/change/transients.hpp"
 #include "tw/change/watcher.hpp"
 #include "tw/core/time.hpp"
-#ifdef TW_CHANGE_HAVE_VIDEO
 #include "tw/video/source.hpp"
-#endif
 
 namespace fs = std::filesystem;
 
@@ -111,9 +109,6 @@ class ChangeCameraSource : public edge::Source {
   }
 
   Result<Capture> grab() const {
-#ifndef TW_CHANGE_HAVE_VIDEO
-    return make_error("unavailable", cam_.url + ": reading a camera needs the video module");
-#else
     auto reader = video::open_video(cam_.url);
     if (!reader) return reader.error();
     Capture c;
@@ -122,7 +117,6 @@ class ChangeCameraSource : public edge::Source {
     c.ts_ms = tw::now_ms();
     c.from = cam_.url;
     return c;
-#endif
   }
 
   SiteConfig site_;

@@ -9,13 +9,12 @@
 #include <opencv2/imgproc.hpp>
 
 #include "tw/core/paths.hpp"
+#include "tw/video/detector.hpp"
 
 namespace tw::change {
 
 namespace {
 
-// Must match MEAN_TARGET, STD_TARGET and STD_FLOOR of tools/change/train_change_head.py.
-constexpr double kMeanTarget = 114.0, kStdTarget = 58.0, kStdFloor = 4.0;
 constexpr int kMultiple = 8;  // the backbone's coarsest stride
 
 struct Cache {
@@ -34,25 +33,6 @@ std::string default_change_head_path() {
   return shipped_path("TOWERWATCH_CHANGE_HEAD", "tools/change/change_head.onnx",
                       TW_CHANGE_SOURCE_DIR "/tools/change/change_head.onnx")
       .string();
-}
-
-cv::Mat head_input(const cv::Mat& bgr) {
-  cv::Scalar mean, sd;
-  cv::meanStdDev(bgr, mean, sd);
-  const int h = bgr.rows, w = bgr.cols;
-  const int hp = (h + kMultiple - 1) / kMultiple * kMultiple, wp = (w + kMultiple - 1) / kMultiple * kMultiple;
-  cv::Mat padded;
-  cv::copyMakeBorder(bgr, padded, 0, hp - h, 0, wp - w, cv::BORDER_REPLICATE);
-  const int sizes[4] = {1, 3, hp, wp};
-  cv::Mat blob(4, sizes, CV_32F);
-  std::vector<cv::Mat> ch(3);
-  cv::split(padded, ch);
-  for (int c = 0; c < 3; ++c) {
-    cv::Mat plane(hp, wp, CV_32F, blob.ptr<float>(0, c));
-    const double s = kStdTarget / std::max(sd[c], kStdFloor);
-    ch[static_cast<size_t>(c)].convertTo(plane, CV_32F, s, kMeanTarget - mean[c] * s);
-  }
-  return blob;
 }
 
 namespace {
@@ -79,7 +59,7 @@ cv::Mat unview(const cv::Mat& img, int k) {
 }
 
 Result<cv::Mat> probability_once(const cv::Mat& a_bgr, const cv::Mat& b_bgr, const std::string& path) {
-  cv::Mat a = head_input(a_bgr), b = head_input(b_bgr);
+  cv::Mat a = tw::video::standardised_blob(a_bgr, kMultiple), b = tw::video::standardised_blob(b_bgr, kMultiple);
   cv::Mat out;
   {
     auto& c = cache();

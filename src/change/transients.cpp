@@ -1,11 +1,9 @@
 #include "tw/change/transients.hpp"
 
-#ifdef TW_CHANGE_HAVE_VIDEO
 #include <opencv2/imgproc.hpp>
 
 #include "tw/video/detector.hpp"
 #include "tw/video/redact.hpp"
-#endif
 
 namespace tw::change {
 
@@ -17,7 +15,6 @@ const std::vector<std::string>& transient_classes() {
 }
 
 Result<TransientMasker> make_detector_masker(float score_threshold) {
-#ifdef TW_CHANGE_HAVE_VIDEO
   tw::video::DetectorConfig cfg;
   cfg.classes = transient_classes();
   cfg.score_threshold = score_threshold;
@@ -38,14 +35,9 @@ Result<TransientMasker> make_detector_masker(float score_threshold) {
     return mask;
   };
   return m;
-#else
-  (void)score_threshold;
-  return make_error("unavailable", "change module built without tw::video: no transient-object detector");
-#endif
 }
 
 Result<std::function<void(cv::Mat&)>> make_video_redactor() {
-#ifdef TW_CHANGE_HAVE_VIDEO
   tw::video::DetectorConfig dcfg;
   dcfg.classes = {"person"};
   auto det = tw::video::make_detector(dcfg);
@@ -56,9 +48,6 @@ Result<std::function<void(cv::Mat&)>> make_video_redactor() {
   auto r = std::make_shared<tw::video::Redactor>(std::move(red.value()));
   std::function<void(cv::Mat&)> f = [d, r](cv::Mat& bgr) { r->redact(bgr, *d); };
   return f;
-#else
-  return make_error("unavailable", "change module built without tw::video: no face redaction");
-#endif
 }
 
 }  // namespace tw::change

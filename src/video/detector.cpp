@@ -292,6 +292,26 @@ LetterboxInfo letterbox(const cv::Mat& bgr, int width, int height, bool centre, 
   return lb;
 }
 
+cv::Mat standardised_blob(const cv::Mat& bgr, int multiple) {
+  constexpr double kMeanTarget = 114.0, kStdTarget = 58.0, kStdFloor = 4.0;
+  cv::Scalar mean, sd;
+  cv::meanStdDev(bgr, mean, sd);
+  const int h = bgr.rows, w = bgr.cols;
+  const int hp = (h + multiple - 1) / multiple * multiple, wp = (w + multiple - 1) / multiple * multiple;
+  cv::Mat padded;
+  cv::copyMakeBorder(bgr, padded, 0, hp - h, 0, wp - w, cv::BORDER_REPLICATE);
+  const int sizes[4] = {1, 3, hp, wp};
+  cv::Mat blob(4, sizes, CV_32F);
+  std::vector<cv::Mat> ch(3);
+  cv::split(padded, ch);
+  for (int c = 0; c < 3; ++c) {
+    cv::Mat plane(hp, wp, CV_32F, blob.ptr<float>(0, c));
+    const double s = kStdTarget / std::max(sd[c], kStdFloor);
+    ch[static_cast<size_t>(c)].convertTo(plane, CV_32F, s, kMeanTarget - mean[c] * s);
+  }
+  return blob;
+}
+
 std::vector<Detection> decode_output(const cv::Mat& m, Layout layout, int input_width, int input_height,
                                      const LetterboxInfo& lb, float score_threshold, const std::vector<bool>& keep) {
   std::vector<Detection> out;

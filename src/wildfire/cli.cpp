@@ -20,14 +20,13 @@ namespace tw::wildfire {
 namespace {
 
 struct ModelOpts {
-  std::string head, backbone, yolo, yolo_names, yolo_class, yolo_layout = "auto";
+  std::string head, yolo, yolo_names, yolo_class, yolo_layout = "auto";
   float box_threshold = 0.35f;
   int threads = 0;
 };
 
 void add_model_options(CLI::App* c, ModelOpts& o) {
   c->add_option("--head", o.head, "smoke head ONNX (default: tools/smoke/smoke_head.onnx)");
-  c->add_option("--backbone", o.backbone, "YOLOX-nano ONNX (default: <models>/yolox_nano_416_coco80.onnx)");
   c->add_option("--yolo", o.yolo, "use this YOLO-family smoke ONNX instead of the shipped head");
   c->add_option("--yolo-names", o.yolo_names, "class names file of --yolo, one per line");
   c->add_option("--yolo-class", o.yolo_class, "keep only this class of --yolo (e.g. smoke)");
@@ -39,7 +38,6 @@ void add_model_options(CLI::App* c, ModelOpts& o) {
 Result<std::unique_ptr<SmokeModel>> build_model(const ModelOpts& o) {
   SmokeModelConfig mc;
   mc.head = o.head;
-  mc.backbone = o.backbone;
   mc.box_threshold = o.box_threshold;
   mc.threads = o.threads;
   if (!o.yolo.empty()) {

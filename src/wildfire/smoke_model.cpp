@@ -14,73 +14,33 @@
 namespace tw::wildfire {
 namespace {
 
-constexpr int kInput = 416;
-constexpr int kCell = 16;
-// Top grid rows never scored: HPWREN-style cameras burn a text banner (date, camera name) into the top of the
-// frame, and the head must not learn it (tools/smoke/train_smoke_head.py: OVERLAY_ROWS).
-constexpr int kOverlayRows = 1;
-const char* const kLayer16 = "onnx_node!Mul_272";  // YOLOX-nano PAN output, stride 16, 128 channels
-const char* const kLayer32 = "onnx_node!Mul_298";  // stride 32, 256 channels
+// Must match tools/smoke/train_smoke_head.py (WORK_SIDE, STRIDE, MULTIPLE, BANNER_PX).
+constexpr int kWorkSide = 640;  // larger frames are scaled down so that their longer side is this
+constexpr int kStride = 8;      // network pixels per heat-map cell
+constexpr int kMultiple = 32;   // the backbone's coarsest stride: the input is padded to a multiple of it
+// Top network pixels never scored: HPWREN-style cameras burn a text banner (date, camera name) into the top of
+// the frame, and the head must not learn it.
+constexpr int kBannerPx = 24;
 
-Result<cv::dnn::Net> load_net(const std::string& path, const char* what) {
+Result<cv::dnn::Net> load_net(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
-    return make_error("model_not_found", fmt::format("{}: {} not found", path, what));
+    return make_error("model_not_found", fmt::format("{}: smoke head ONNX not found", path));
   cv::dnn::Net net;
   try {
     net = cv::dnn::readNetFromONNX(path);
   } catch (const cv::Exception& e) {
-    return make_error("model_load", fmt::format("{}: OpenCV cannot load the {}: {}", path, what, e.err));
+    return make_error("model_load", fmt::format("{}: OpenCV cannot load the smoke head: {}", path, e.err));
   }
-  if (net.empty()) return make_error("model_load", fmt::format("{}: OpenCV loaded an empty {}", path, what));
+  if (net.empty()) return make_error("model_load", fmt::format("{}: OpenCV loaded an empty smoke head", path));
   net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
   net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
   return net;
 }
 
-// Colour statistics of each 16x16 cell of the letterboxed input and the cell's row position, [1, 7, 26, 26]:
-// mean B, G, R, std B, G, R (0..1) and row / 25 (tools/smoke/smoke_features.py: cell_stats).
-cv::Mat cell_stats(const cv::Mat& canvas) {
-  const int g = kInput / kCell;
-  cv::Mat f, mean, sq;
-  canvas.convertTo(f, CV_32F, 1.0 / 255.0);
-  cv::resize(f, mean, cv::Size(g, g), 0, 0, cv::INTER_AREA);
-  cv::resize(f.mul(f), sq, cv::Size(g, g), 0, 0, cv::INTER_AREA);
-  const int dims[4] = {1, 7, g, g};
-  cv::Mat blob(4, dims, CV_32F);
-  for (int y = 0; y < g; ++y) {
-    const auto* m = mean.ptr<cv::Vec3f>(y);
-    const auto* q = sq.ptr<cv::Vec3f>(y);
-    for (int x = 0; x < g; ++x) {
-      for (int c = 0; c < 3; ++c) {
-        blob.ptr<float>(0, c)[y * g + x] = m[x][c];
-        blob.ptr<float>(0, 3 + c)[y * g + x] = std::sqrt(std::max(0.f, q[x][c] - m[x][c] * m[x][c]));
-      }
-      blob.ptr<float>(0, 6)[y * g + x] = static_cast<float>(y) / static_cast<float>(g - 1);
-    }
-  }
-  return blob;
-}
-
-// Cells the head scores and normalises over, [1, 1, 26, 26]: 1 on the image part of the letterbox (rows x
-// cols cells) minus the banner rows, 0 elsewhere (tools/smoke/train_smoke_head.py: valid_mask).
-cv::Mat valid_mask(int rows, int cols) {
-  const int g = kInput / kCell;
-  const int dims[4] = {1, 1, g, g};
-  cv::Mat blob(4, dims, CV_32F, cv::Scalar(0));
-  cv::Mat plane(g, g, CV_32F, blob.ptr<float>());
-  if (rows > kOverlayRows && cols > 0) plane(cv::Range(kOverlayRows, rows), cv::Range(0, cols)).setTo(1.f);
-  return blob;
-}
-
 class HeadModel final : public SmokeModel {
  public:
-  HeadModel(cv::dnn::Net backbone, cv::dnn::Net head, float box_threshold, bool use_cells, bool use_valid)
-      : backbone_(std::move(backbone)),
-        head_(std::move(head)),
-        box_threshold_(box_threshold),
-        use_cells_(use_cells),
-        use_valid_(use_valid) {}
+  HeadModel(cv::dnn::Net net, float box_threshold) : net_(std::move(net)), box_threshold_(box_threshold) {}
 
   std::string name() const override { return "head"; }
 
@@ -90,39 +50,33 @@ class HeadModel final : public SmokeModel {
     cv::Mat img = bgr;
     if (bgr.channels() == 1) cv::cvtColor(bgr, img, cv::COLOR_GRAY2BGR);
     if (bgr.channels() == 4) cv::cvtColor(bgr, img, cv::COLOR_BGRA2BGR);
-    cv::Mat canvas;
-    const auto lb = tw::video::letterbox(img, kInput, kInput, /*centre=*/false, canvas, 114);
-    cv::Mat blob = cv::dnn::blobFromImage(canvas, 1.0, cv::Size(kInput, kInput), cv::Scalar(), false, false);
-    backbone_.setInput(blob);
-    std::vector<cv::Mat> feats;
-    backbone_.forward(feats, std::vector<cv::String>{kLayer16, kLayer32});
-    head_.setInput(feats[0], "f16");
-    head_.setInput(feats[1], "f32");
-    const int g = kInput / kCell;
-    const int rows =
-        std::min(g, static_cast<int>(std::ceil(static_cast<float>(img.rows) * lb.scale / kCell)));
-    const int cols =
-        std::min(g, static_cast<int>(std::ceil(static_cast<float>(img.cols) * lb.scale / kCell)));
-    if (use_cells_) head_.setInput(cell_stats(canvas), "cells");
-    if (use_valid_) head_.setInput(valid_mask(rows, cols), "valid");
-    cv::Mat out = head_.forward();
-    const int grid = out.size[2];
-    cv::Mat heat(grid, out.size[3], CV_32F, out.ptr<float>());
-    r.heat = heat(cv::Rect(0, 0, std::max(1, cols), std::max(1, rows))).clone();
-    r.heat.rowRange(0, std::min(kOverlayRows, r.heat.rows)).setTo(0.f);
+    const double scale =
+        std::min(1.0, static_cast<double>(kWorkSide) / static_cast<double>(std::max(img.cols, img.rows)));
+    cv::Mat work = img;
+    if (scale < 1.0)
+      cv::resize(img, work,
+                 cv::Size(std::max(1, static_cast<int>(std::lround(img.cols * scale))),
+                          std::max(1, static_cast<int>(std::lround(img.rows * scale)))),
+                 0, 0, cv::INTER_AREA);
+    net_.setInput(tw::video::standardised_blob(work, kMultiple));
+    cv::Mat out = net_.forward();
+    if (out.dims != 4 || out.size[1] != 1 || out.size[2] * kStride < work.rows || out.size[3] * kStride < work.cols)
+      CV_Error(cv::Error::StsBadSize, "the output is not a [1,1,H/8,W/8] heat-map");
+    const int rows = std::min(out.size[2], (work.rows + kStride - 1) / kStride);
+    const int cols = std::min(out.size[3], (work.cols + kStride - 1) / kStride);
+    cv::Mat heat(out.size[2], out.size[3], CV_32F, out.ptr<float>());
+    r.heat = heat(cv::Rect(0, 0, cols, rows)).clone();
+    r.heat.rowRange(0, std::min(rows, (kBannerPx + kStride - 1) / kStride)).setTo(0.f);
     double mx = 0;
     cv::minMaxLoc(r.heat, nullptr, &mx);
     r.score = static_cast<float>(mx);
-    r.boxes = heat_boxes(r.heat, box_threshold_, static_cast<float>(kCell), lb.scale, img.size());
+    r.boxes = heat_boxes(r.heat, box_threshold_, static_cast<float>(kStride), static_cast<float>(scale), img.size());
     return r;
   }
 
  private:
-  cv::dnn::Net backbone_;
-  cv::dnn::Net head_;
+  cv::dnn::Net net_;
   float box_threshold_;
-  bool use_cells_;
-  bool use_valid_;
 };
 
 class YoloModel final : public SmokeModel {
@@ -184,29 +138,17 @@ Result<std::unique_ptr<SmokeModel>> make_smoke_model(const SmokeModelConfig& cfg
     if (!(cfg.box_threshold >= 0 && cfg.box_threshold <= 1))
       return make_error("bad_config",
                         fmt::format("smoke.box_threshold: {} outside [0, 1]", cfg.box_threshold));
-    const std::string bb =
-        cfg.backbone.empty() ? (models_dir() / "yolox_nano_416_coco80.onnx").string() : cfg.backbone;
-    const std::string hd = cfg.head.empty() ? default_head_path() : cfg.head;
-    auto b = load_net(bb, "smoke backbone (YOLOX-nano ONNX)");
-    if (!b) return b.error();
-    auto h = load_net(hd, "smoke head ONNX");
-    if (!h) return h.error();
-    // Check that the two fit together once, so a wrong file fails here rather than on the first frame.
-    // Heads with inputs "cells" (colour statistics) and "valid" (scored cells, for per-frame normalisation)
-    // are tried first, then heads without "valid", then two-input heads.
-    const cv::Mat probe(240, 320, CV_8UC3, cv::Scalar::all(114));
-    std::string why;
-    for (const auto& [cells, valid] :
-         {std::pair{true, true}, std::pair{true, false}, std::pair{false, false}}) {
-      try {
-        auto m = std::make_unique<HeadModel>(*b, *h, cfg.box_threshold, cells, valid);
-        (void)m->infer(probe);
-        return std::unique_ptr<SmokeModel>(std::move(m));
-      } catch (const cv::Exception& e) {
-        why = e.err;
-      }
+    const std::string path = cfg.head.empty() ? default_head_path() : cfg.head;
+    auto net = load_net(path);
+    if (!net) return net.error();
+    // Run it once, so that a wrong file fails here rather than on the first frame.
+    try {
+      auto m = std::make_unique<HeadModel>(std::move(*net), cfg.box_threshold);
+      (void)m->infer(cv::Mat(240, 320, CV_8UC3, cv::Scalar::all(114)));
+      return std::unique_ptr<SmokeModel>(std::move(m));
+    } catch (const cv::Exception& e) {
+      return make_error("model_load", fmt::format("{}: not a smoke head (input image, output heat): {}", path, e.err));
     }
-    return make_error("model_load", fmt::format("{} + {}: backbone and head do not fit: {}", bb, hd, why));
   }
   if (cfg.backend == "yolo") {
     if (cfg.yolo_model.empty())

@@ -64,8 +64,8 @@ TEST(SmokeModel, MatchesTheTrainingRecipeGoldenScores) {
     ASSERT_FALSE(img.empty()) << file;
     const auto r = m->infer(img);
     EXPECT_NEAR(r.score, score.get<double>(), 2e-3) << file;
-    EXPECT_EQ(r.heat.rows, 20) << "640x480 letterboxed to 416x312: 20 valid rows of the 26x26 grid";
-    EXPECT_EQ(r.heat.cols, 26);
+    EXPECT_EQ(r.heat.rows, 60) << "640x480 at its own resolution: one cell per 8x8 pixels";
+    EXPECT_EQ(r.heat.cols, 80);
   }
 }
 
@@ -93,8 +93,7 @@ TEST(SmokeModel, FindsAnnotatedPlumesAndRejectsProbableNegatives) {
       }
     }
   }
-  // Measured with the shipped head at kShippedThreshold (0.86, the <= 5% false-positive point): 17 of 24 detected,
-  // 16 of them located.
+  // Floors at kShippedThreshold (the <= 5% false-positive point of tools/smoke/metrics.json).
   EXPECT_GE(detected, 15) << "of " << n;
   EXPECT_GE(located, 14) << "frames with a box >= threshold overlapping the annotated plume, of " << detected;
   std::vector<fs::path> neg;

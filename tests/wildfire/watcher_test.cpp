@@ -75,7 +75,7 @@ TEST(SmokeWatcher, CompositedPlumeAlertsAfterOnsetOnly) {
   auto w = SmokeWatcher::create(wc, cam);
   ASSERT_TRUE(w) << w.error().message;
   const int onset = 6, frames = 20;
-  SpriteSpec spec{0.5f, 0.55f, 0.15f, 0.7f};
+  SpriteSpec spec{0.5f, 0.55f, 0.25f, 0.7f};
   int alert_frame = -1;
   tw::Message alert;
   cv::Rect truth;

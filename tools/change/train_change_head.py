@@ -19,10 +19,8 @@ Stages:
   3. final head trained on every pair, exported to tools/change/change_head.onnx (opset 11, Identity nodes
      folded), checked to load in OpenCV DNN and to agree with torch. Metrics go to tools/change/metrics.json.
 
-Input convention (the C++ side does exactly the same, src/change/head.cpp):
-  BGR uint8 -> float -> per image and channel (x - mean) / max(std, STD_FLOOR) * STD_TARGET + MEAN_TARGET
-  (the backbone's 0..255 range, with the image's own exposure and white balance taken out); tensors [1,3,H,W]
-  with H, W multiples of 8 (edge padding), inputs "a" and "b"; output "prob" [1,1,H/2,W/2], upsampled
+Input convention (tools/common/yolox_stages.py: preprocess; the C++ side does the same, src/change/head.cpp):
+  per-channel standardised BGR, tensors [1,3,H,W] with H, W multiples of 8 (edge padding), inputs "a" and "b"; output "prob" [1,1,H/2,W/2], upsampled
   bilinearly (x2) to the input size.
 Deps (Debian): python3-torch python3-onnx python3-opencv python3-numpy.
 """
@@ -31,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import sys
 import time
 from pathlib import Path
@@ -39,15 +36,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
-from onnx import numpy_helper
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+from yolox_stages import OnnxPrefix, data_dir, fold_identity, pad_to, preprocess, repo_root  # noqa: E402
+
 SEED = 11
-MEAN_TARGET, STD_TARGET = 114.0, 58.0  # per-channel statistics every image is brought to (0..255 scale)
-STD_FLOOR = 4.0  # flat images are not amplified into noise
-BACKBONE = "yolox_nano_416_coco80.onnx"
 # YOLOX-nano tensors used as features: stem (stride 2, 16 ch), dark2 (stride 4, 32 ch), dark3 (stride 8, 64 ch).
 BACKBONE_OUTPUTS = ("687", "721", "781")
 CROP = 128
@@ -58,20 +54,6 @@ THRESHOLD = 0.5  # shipped default (CompareOptions::head_threshold)
 VIEWS = 4  # shipped default (CompareOptions::head_views): test-time flips averaged
 ALL_VIEWS = (1, 4, 8)  # reported by the leave-one-pair-out validation
 OUT_DIR = Path(__file__).resolve().parent
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
-def data_dir() -> Path:
-    env = os.environ.get("TOWERWATCH_DATA")
-    return Path(env) if env else repo_root().parent / "shared" / "data"
-
-
-def models_dir() -> Path:
-    env = os.environ.get("TOWERWATCH_MODELS")
-    return Path(env) if env else repo_root().parent / "shared" / "models"
 
 
 def load_pairs():
@@ -85,72 +67,6 @@ def load_pairs():
             raise SystemExit(f"{p.name}: missing or unreadable A/B/label")
         pairs.append((p.stem, a, b, (y > 127).astype(np.float32)))
     return pairs
-
-
-def preprocess(bgr: np.ndarray) -> np.ndarray:
-    """BGR uint8 (or float 0..1) HxWx3 -> standardised BGR 3xHxW float32 in the backbone's range."""
-    f = bgr.astype(np.float32)
-    if bgr.dtype != np.uint8:
-        f *= 255.0
-    flat = f.reshape(-1, 3)
-    mean = flat.mean(0)
-    std = np.maximum(flat.std(0), STD_FLOOR)
-    out = (f - mean) / std * STD_TARGET + MEAN_TARGET
-    return out.transpose(2, 0, 1).astype(np.float32).copy()
-
-
-class OnnxPrefix(nn.Module):
-    """The part of an ONNX graph (Conv, Sigmoid, Mul, Add, Concat, Slice) that computes the named tensors, as
-    frozen torch modules: traced again at export, so the head's ONNX carries the backbone stages it uses."""
-
-    def __init__(self, path: Path, outputs):
-        super().__init__()
-        g = onnx.load(str(path)).graph
-        self.consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-        needed, nodes = set(outputs), []
-        for n in reversed(list(g.node)):
-            if any(o in needed for o in n.output):
-                nodes.append(n)
-                needed.update(x for x in n.input if x not in self.consts)
-        self.nodes = nodes[::-1]
-        self.input = g.input[0].name
-        self.outputs = list(outputs)
-        self.convs = nn.ModuleDict()
-        for n in self.nodes:
-            if n.op_type != "Conv":
-                continue
-            a = {x.name: onnx.helper.get_attribute_value(x) for x in n.attribute}
-            w = torch.from_numpy(self.consts[n.input[1]].copy())
-            c = nn.Conv2d(w.shape[1] * a["group"], w.shape[0], tuple(a["kernel_shape"]), stride=tuple(a["strides"]),
-                          padding=tuple(a["pads"][:2]), dilation=tuple(a["dilations"]), groups=a["group"])
-            c.weight.data.copy_(w)
-            c.bias.data.copy_(torch.from_numpy(self.consts[n.input[2]].copy()))
-            self.convs[n.output[0]] = c
-        for p in self.parameters():
-            p.requires_grad_(False)
-
-    def forward(self, x):
-        env = {self.input: x}
-        for n in self.nodes:
-            i = [env.get(k) for k in n.input]
-            t = n.op_type
-            if t == "Conv":
-                y = self.convs[n.output[0]](i[0])
-            elif t == "Sigmoid":
-                y = torch.sigmoid(i[0])
-            elif t == "Mul":
-                y = i[0] * i[1]
-            elif t == "Add":
-                y = i[0] + i[1]
-            elif t == "Concat":
-                y = torch.cat(i, int(onnx.helper.get_attribute_value(n.attribute[0])))
-            elif t == "Slice":  # the Focus stem: every second row or column from an offset
-                start, axis, step = (int(self.consts[n.input[k]][0]) for k in (1, 3, 4))
-                y = i[0][:, :, start::step] if axis == 2 else i[0][:, :, :, start::step]
-            else:
-                raise SystemExit(f"{BACKBONE}: unsupported op {t} before the feature tensors")
-            env[n.output[0]] = y
-        return [env[o] for o in self.outputs]
 
 
 def conv(ci, co, dil=1):
@@ -190,10 +106,7 @@ class ChangeHead(nn.Module):
 
 
 def make_backbone() -> OnnxPrefix:
-    path = models_dir() / BACKBONE
-    if not path.is_file():
-        raise SystemExit(f"{path}: backbone missing (set TOWERWATCH_MODELS)")
-    return OnnxPrefix(path, BACKBONE_OUTPUTS)
+    return OnnxPrefix(BACKBONE_OUTPUTS)
 
 
 # ---------------------------------------------------------------------------------------------- augmentation
@@ -280,17 +193,11 @@ def train(pairs, iters=ITERS, seed=SEED, log=""):
     return model
 
 
-def pad8(x: np.ndarray) -> np.ndarray:
-    h, w = x.shape[1:]
-    ph, pw = (-h) % 8, (-w) % 8
-    return np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="edge") if ph or pw else x
-
-
 @torch.no_grad()
 def predict_once(model, a_bgr, b_bgr) -> np.ndarray:
     h, w = a_bgr.shape[:2]
-    a = torch.from_numpy(pad8(preprocess(a_bgr)))[None]
-    b = torch.from_numpy(pad8(preprocess(b_bgr)))[None]
+    a = torch.from_numpy(pad_to(preprocess(a_bgr), 8))[None]
+    b = torch.from_numpy(pad_to(preprocess(b_bgr), 8))[None]
     p = model(a, b)[0, 0].numpy()
     full = cv2.resize(p, (p.shape[1] * 2, p.shape[0] * 2), interpolation=cv2.INTER_LINEAR)
     return full[:h, :w]
@@ -356,38 +263,13 @@ def export(model, path: Path):
     tmp.unlink()
 
 
-def fold_identity(m):
-    g = m.graph
-    alias = {}
-    keep = []
-    for n in g.node:
-        if n.op_type == "Identity":
-            alias[n.output[0]] = n.input[0]
-        else:
-            keep.append(n)
-    if not alias:
-        return
-    def res(x):
-        while x in alias:
-            x = alias[x]
-        return x
-    for n in keep:
-        for i, x in enumerate(n.input):
-            n.input[i] = res(x)
-    for o in g.output:
-        if o.name in alias:
-            raise SystemExit("graph output produced by an Identity node")
-    del g.node[:]
-    g.node.extend(keep)
-
-
 def check_opencv(model, path: Path, pairs):
     net = cv2.dnn.readNetFromONNX(str(path))
     worst = 0.0
     for _, a_bgr, b_bgr, _ in pairs[:3]:
         for (h, w) in ((256, 256), (144, 256)):
-            a = pad8(preprocess(cv2.resize(a_bgr, (w, h))))[None]
-            b = pad8(preprocess(cv2.resize(b_bgr, (w, h))))[None]
+            a = pad_to(preprocess(cv2.resize(a_bgr, (w, h))), 8)[None]
+            b = pad_to(preprocess(cv2.resize(b_bgr, (w, h))), 8)[None]
             net.setInput(a, "a")
             net.setInput(b, "b")
             out = net.forward("prob")

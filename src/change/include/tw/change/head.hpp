@@ -25,9 +25,4 @@ std::string default_change_head_path();
 Result<cv::Mat> change_probability(const cv::Mat& a_bgr, const cv::Mat& b_bgr, const std::string& model = {},
                                    int views = 1);
 
-// The head's input: BGR 8-bit -> float, per channel (x - mean) / max(std, 4) * 58 + 114 (the image's own
-// exposure and white balance taken out, in the backbone's 0..255 range), as a [1,3,H',W'] blob with H', W'
-// rounded up to multiples of 8 (edge padding). Exposed for tests.
-cv::Mat head_input(const cv::Mat& bgr);
-
 }  // namespace tw::change

@@ -14,12 +14,11 @@ namespace tw::change {
 const std::vector<std::string>& transient_classes();
 
 // Builds a masker backed by the default detector (YOLOX-nano through OpenCV DNN, <models_dir>). The masker owns
-// the detector; it is not thread-safe. Errors from the detector factory (model_not_found, model_load...), or
-// unavailable when the module was built without tw::video.
+// the detector; it is not thread-safe. Errors from the detector factory (model_not_found, model_load...).
 Result<TransientMasker> make_detector_masker(float score_threshold = 0.25f);
 
 // Redaction hook for alert crops backed by the video module's Redactor (YuNet faces + head regions of person
-// boxes found by the detector). Errors from the video module, or unavailable without tw::video.
+// boxes found by the detector). Errors from the video module.
 Result<std::function<void(cv::Mat&)>> make_video_redactor();
 
 }  // namespace tw::change

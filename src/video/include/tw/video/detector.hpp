@@ -92,6 +92,13 @@ struct LetterboxInfo {
 // Resizes bgr into a width x height canvas keeping the aspect ratio, filled with `fill`; centred or top-left.
 LetterboxInfo letterbox(const cv::Mat& bgr, int width, int height, bool centre, cv::Mat& out, int fill = 114);
 
+// Input of towerwatch's own heads built on YOLOX-nano stages (change head, smoke head): BGR 8-bit -> float, per
+// channel (x - mean) / max(std, 4) * 58 + 114 (the image's own exposure and white balance taken out, in the
+// backbone's 0..255 range), as a [1,3,H',W'] blob with H', W' rounded up to multiples of `multiple` (edge
+// padding; the statistics are those of the image, not the padding). Must match `preprocess` of
+// tools/common/yolox_stages.py.
+cv::Mat standardised_blob(const cv::Mat& bgr, int multiple);
+
 // Decodes one output blob (already reshaped to 2-D rows x cols as described above; for yolov8 pass the
 // [4+C, N] matrix) into candidate detections in frame pixels, before NMS. Only class ids for which
 // keep[class_id] is true (or all when keep is empty) and score >= score_threshold are returned.

@@ -1,11 +1,11 @@
 #pragma once
 // Image-level smoke scoring with boxes, behind one small interface with two backends:
-//   "head": towerwatch's own model: the COCO-pretrained YOLOX-nano backbone (PAN features at stride 16 and 32,
-//           OpenCV DNN) followed by the trained smoke head (tools/smoke/smoke_head.onnx; inputs f16, f32, per-cell
-//           colour statistics "cells" and the mask "valid" of scored cells, over which the head standardises each
-//           feature channel per frame), which outputs a 26x26 smoke heat-map; the image score is its maximum,
-//           boxes are its connected regions above box_threshold.
-//           The top row of the grid (the text banner of HPWREN-style cameras) is never scored (set to 0).
+//   "head": towerwatch's own model (tools/smoke/smoke_head.onnx): the first stages of the COCO-pretrained
+//           YOLOX-nano (frozen, carried in the ONNX) followed by a trained smoke decoder. The frame is scaled so
+//           that its longer side is at most 640, standardised per colour channel and padded to a multiple of 32
+//           (tw::video::standardised_blob); the output is a smoke heat-map with one cell per 8x8 network pixels.
+//           The image score is its maximum, boxes are its connected regions above box_threshold. The top 24
+//           network pixels (the text banner of HPWREN-style cameras) are never scored (set to 0).
 //   "yolo": any YOLO-family ONNX smoke detector a user supplies (yolox / yolov5 / yolov8 layouts), run by
 //           tw::video's detector; the image score is the best box score.
 //
@@ -32,18 +32,16 @@ struct SmokeBox {
 struct SmokeResult {
   float score = 0;               // image-level smoke score in [0, 1]
   std::vector<SmokeBox> boxes;   // by descending score
-  cv::Mat heat;                  // "head" backend: CV_32F heat-map over the valid part of the grid; else empty
+  cv::Mat heat;                  // "head" backend: CV_32F heat-map, one cell per 8x8 network pixels; else empty
 };
 
 // Per-frame operating point of the shipped head: the best F1 with at most 5% false positives on the probable
-// negatives, cross-validated by camera view (tools/smoke/metrics.json "threshold"): F1 0.28 (precision 0.94,
-// recall 0.16), false-positive rate 0.045 per frame on cameras the head never saw. At 0.5 recall is higher (F1 0.75)
-// but the false-positive rate is 0.45 per frame: pass a lower score_threshold only with operator review.
-inline constexpr float kShippedThreshold = 0.86f;
+// negatives, cross-validated by camera view (tools/smoke/metrics.json "threshold"; figures in
+// tools/smoke/README.md).
+inline constexpr float kShippedThreshold = 0.922f;
 
 struct SmokeModelConfig {
   std::string backend = "head";  // "head" | "yolo"
-  std::string backbone;          // head: YOLOX-nano ONNX; empty = <models_dir>/yolox_nano_416_coco80.onnx
   std::string head;              // head: empty = $TOWERWATCH_SMOKE_HEAD, else tools/smoke/smoke_head.onnx
   float box_threshold = 0.35f;   // head: heat-map cells at or above this form boxes
   std::string yolo_model;        // yolo: the user's ONNX (required)
