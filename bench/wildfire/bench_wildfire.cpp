@@ -18,7 +18,7 @@ cv::Mat frame640() {
   return f;
 }
 
-// towerwatch smoke model (YOLOX-nano backbone to the PAN + smoke head), one core.
+// towerwatch smoke model (frozen YOLOX-nano stages to dark5 at the frame's own 640x480 + decoder), one core.
 void BM_SmokeHead_640x480_1core(benchmark::State& st) {
   cv::setNumThreads(1);
   auto m = tw::wildfire::make_smoke_model({});

@@ -94,8 +94,8 @@ def work_frame(bgr: np.ndarray):
     return bgr, s
 
 
-def network_input(bgr: np.ndarray) -> np.ndarray:
-    work, _ = work_frame(bgr)
+def network_input(work: np.ndarray) -> np.ndarray:
+    """The network's input blob of a work frame (work_frame's output)."""
     return pad_to(preprocess(work), MULTIPLE)[None]
 
 
@@ -160,15 +160,16 @@ def extract():
     t0 = time.time()
 
     def add(img, label, index, box, synthetic):
+        work, scale = work_frame(img)
         for flip in (0, 1):
-            im = cv2.flip(img, 1) if flip else img
+            im = cv2.flip(work, 1) if flip else work
             with torch.no_grad():
                 feats = prefix(torch.from_numpy(network_input(im)))
             for k, f in zip(("f8", "f16", "f32"), feats):
                 out[k].append(f[0].half().numpy())
             b = (-1.0,) * 4 if box is None else ((img.shape[1] - box[2], box[1], img.shape[1] - box[0], box[3])
                                                  if flip else box)
-            out["box"].append(np.array(b, np.float32) * work_frame(img)[1])
+            out["box"].append(np.array(b, np.float32) * scale)
             out["label"].append(label)
             out["index"].append(index)
             out["flip"].append(flip)
@@ -345,13 +346,12 @@ def export(decoder: Decoder, path: Path):
     return model
 
 
-def opencv_score(net, bgr):
-    """The image score as the C++ side computes it (src/wildfire/smoke_model.cpp)."""
-    work, _ = work_frame(bgr)
-    net.setInput(network_input(bgr), "image")
-    heat = net.forward("heat")[0, 0][: -(-work.shape[0] // STRIDE), : -(-work.shape[1] // STRIDE)].copy()
-    heat[:BANNER_ROWS] = 0
-    return float(heat.max()), heat
+def scored_heat(heat: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """The part of a [H/8,W/8] heat-map the C++ side scores (src/wildfire/smoke_model.cpp): the frame's cells
+    without the padding, banner rows set to 0. The image score is its maximum."""
+    out = heat[: -(-work.shape[0] // STRIDE), : -(-work.shape[1] // STRIDE)].copy()
+    out[:BANNER_ROWS] = 0
+    return out
 
 
 # ------------------------------------------------------------------------------------------------------ main
@@ -418,13 +418,14 @@ def main():
     golden, diff = {}, 0.0
     picks = [it for it in items if it[1] == 1][:3] + [it for it in items if it[1] == 0][:3]
     for p, _, _ in picks:
-        img = cv2.imread(str(p))
-        score, heat = opencv_score(net, img)
+        work, _ = work_frame(cv2.imread(str(p)))
+        blob = network_input(work)
+        net.setInput(blob, "image")
+        heat = scored_heat(net.forward("heat")[0, 0], work)
         with torch.no_grad():
-            ref = model(torch.from_numpy(network_input(img)))[0, 0].numpy()[: heat.shape[0], : heat.shape[1]]
-        ref[:BANNER_ROWS] = 0
+            ref = scored_heat(model(torch.from_numpy(blob))[0, 0].numpy(), work)
         diff = max(diff, float(np.abs(ref - heat).max()))
-        golden[f"{p.parent.name}/{p.name}"] = score
+        golden[f"{p.parent.name}/{p.name}"] = float(heat.max())
     print(f"exported {onnx_path} ({onnx_path.stat().st_size} bytes), OpenCV vs torch max diff {diff:.2e}")
     metrics = dict(
         golden_scores=golden, recipe="tools/smoke/train_smoke_head.py", seed=SEED, epochs=EPOCHS, stages=STAGES,
