@@ -15,6 +15,8 @@ Stages:
      copy of every probable negative) so that flat, foggy frames are not called smoke.
   2. views: frames are grouped into camera views by clustering gradient thumbnails (single linkage,
      corr > 0.5, deliberately coarse so near-identical views never straddle train and test).
+     Zoom-out augmentation: every frame also appears at half size in a 2x2 mosaic with frames of its own view
+     (features cached too), so plumes are also learnt as a more distant camera sees them.
   3. cross-validation: 5 folds of whole camera views (a blurred negative stays in its source view's fold);
      out-of-fold image scores give AP, F1 at the best threshold with FPR <= 5% and at 0.5, and the false-positive
      rate on the probable negatives.
@@ -68,6 +70,7 @@ POS_WEIGHT = 5.0  # in-box cells against background cells in the per-cell term
 HINGE = 1.0
 FOLDS = 5
 VIEW_THRESHOLD = 0.5
+MOSAIC_GRIDS = (2,)  # zoom-out augmentation (extract_mosaics): 2x2 mosaics of half-size frames
 CACHE = repo_root() / "build" / "wildfire_cache"
 OUT_DIR = Path(__file__).resolve().parent
 
@@ -145,8 +148,32 @@ def synthetic_frames(items):
     return out
 
 
+def stage_features(prefix, work: np.ndarray):
+    """Frozen-stage features (f8, f16, f32) of a work frame and of its mirror image, as float16 arrays."""
+    out = []
+    for flip in (0, 1):
+        with torch.no_grad():
+            feats = prefix(torch.from_numpy(network_input(cv2.flip(work, 1) if flip else work)))
+        out.append([f[0].half().numpy() for f in feats])
+    return out
+
+
+def mirrored(boxes: np.ndarray, width: int) -> np.ndarray:
+    """Boxes [..., 4] (x0, y0, x1, y1) of a frame of the given width, mirrored left-right; -1 rows stay -1."""
+    out = boxes.copy()
+    real = boxes[..., 0] >= 0
+    out[real, 0], out[real, 2] = width - boxes[real, 2], width - boxes[real, 0]
+    return out
+
+
+def collect(rows):
+    """rows: dicts with f8/f16/f32/box/label/index/flip/synthetic -> dict of stacked arrays."""
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+
+
 def extract():
-    """Frozen-stage features of every frame and its mirror (rows 2k, 2k+1), then of the synthetic negatives."""
+    """Frozen-stage features of every frame and its mirror (rows 2k, 2k+1), then of the synthetic negatives.
+    box: [N,1,4] in work-frame pixels (-1: none)."""
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"stages_{'_'.join(STAGES)}_{WORK_SIDE}.npz"
     items = list_hpwren()
@@ -155,25 +182,15 @@ def extract():
         if len(z["sig"]) == len(items):
             return {k: z[k] for k in z.files}
     prefix = OnnxPrefix(STAGES)
-    out = {k: [] for k in ("f8", "f16", "f32", "label", "index", "flip", "box", "synthetic")}
-    sigs = []
+    rows, sigs = [], []
     t0 = time.time()
 
     def add(img, label, index, box, synthetic):
         work, scale = work_frame(img)
-        for flip in (0, 1):
-            im = cv2.flip(work, 1) if flip else work
-            with torch.no_grad():
-                feats = prefix(torch.from_numpy(network_input(im)))
-            for k, f in zip(("f8", "f16", "f32"), feats):
-                out[k].append(f[0].half().numpy())
-            b = (-1.0,) * 4 if box is None else ((img.shape[1] - box[2], box[1], img.shape[1] - box[0], box[3])
-                                                 if flip else box)
-            out["box"].append(np.array(b, np.float32) * scale)
-            out["label"].append(label)
-            out["index"].append(index)
-            out["flip"].append(flip)
-            out["synthetic"].append(synthetic)
+        b = np.full((1, 4), -1.0, np.float32) if box is None else np.array([box], np.float32) * scale
+        for flip, feats in enumerate(stage_features(prefix, work)):
+            rows.append(dict(zip(("f8", "f16", "f32"), feats), box=mirrored(b, work.shape[1]) if flip else b,
+                             label=label, index=index, flip=flip, synthetic=synthetic))
 
     for i, (p, label, box) in enumerate(items):
         img = cv2.imread(str(p))
@@ -185,24 +202,91 @@ def extract():
             print(f"  features {i}/{len(items)} {time.time() - t0:.0f}s", flush=True)
     for img, i in synthetic_frames(items):
         add(img, 0, i, None, 1)
-    z = {k: np.stack(v) for k, v in out.items()}
+    z = collect(rows)
     z["sig"] = np.stack(sigs)
     np.savez(path, **z)
     return z
 
 
-def cell_targets(z):
-    """Per-cell target: 1 on stride-8 cells whose centre lies in the (work-frame) box, at least the centre cell."""
-    h, w = z["f8"].shape[2:]
+def extract_mosaics(items, view, grid: int):
+    """Zoom-out augmentation: for every real frame, a grid x grid mosaic (WORK_SIDE x 3/4 WORK_SIDE) of that frame
+    in a random cell and other frames of the same camera view, each at 1/grid of the size. The head then also learns
+    plumes as a more distant camera sees them: HPWREN plumes range from a few pixels at the horizon to a tenth of
+    the frame, and cameras it never saw may be anywhere in that range. A mosaic belongs to its frames' view (so to
+    its fold) and is never scored. Cached apart from the frames, as it depends on the view clustering."""
+    path = CACHE / f"mosaics{grid}_{'_'.join(STAGES)}_{WORK_SIDE}.npz"
+    if path.exists():
+        z = np.load(path)
+        if len(z["index"]) == 2 * len(items):
+            return {k: z[k] for k in z.files}
+    width, height = WORK_SIDE, WORK_SIDE * 3 // 4
+    tw, th = width // grid, height // grid
+    banner = -(-BANNER_PX * th // height)  # rows of a cell that hold its frame's (scaled) banner
+    rng = np.random.default_rng(SEED + grid)
+    by_view = {}
+    for i, v in enumerate(view):
+        by_view.setdefault(int(v), []).append(i)
+    cells = {}
+
+    def cell(i):
+        if i not in cells:
+            img = cv2.imread(str(items[i][0]))
+            t = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA)
+            t[:banner] = t[banner]  # the frame's banner is no give-away inside the scored area
+            b = items[i][2]
+            sx, sy = tw / img.shape[1], th / img.shape[0]
+            cells[i] = (t, None if b is None else np.array([b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy], np.float32))
+        return cells[i]
+
+    prefix = OnnxPrefix(STAGES)
+    rows = []
+    t0 = time.time()
+    for i in range(len(items)):
+        order = list(rng.choice(by_view[int(view[i])], grid * grid - 1))
+        order.insert(int(rng.integers(0, grid * grid)), i)
+        m = np.zeros((height, width, 3), np.uint8)
+        boxes = np.full((grid * grid, 4), -1.0, np.float32)
+        for q, j in enumerate(order):
+            oy, ox = (q // grid) * th, (q % grid) * tw
+            t, b = cell(int(j))
+            m[oy:oy + th, ox:ox + tw] = t
+            if b is not None:
+                boxes[q] = b + np.array([ox, oy, ox, oy], np.float32)
+        for flip, feats in enumerate(stage_features(prefix, m)):
+            rows.append(dict(zip(("f8", "f16", "f32"), feats), box=mirrored(boxes, width) if flip else boxes,
+                             label=int((boxes[:, 0] >= 0).any()), index=i, flip=flip, synthetic=1))
+        if i % 200 == 0:
+            print(f"  mosaics {grid}x{grid}: {i}/{len(items)} {time.time() - t0:.0f}s", flush=True)
+    z = collect(rows)
+    np.savez(path, **z)
+    return z
+
+
+def cell_targets(boxes: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Per-cell target from boxes [N,K,4] (work-frame pixels, -1: none): 1 on stride-8 cells whose centre lies in
+    a box, at least each box's centre cell."""
     gy, gx = np.mgrid[0:h, 0:w] + 0.5
-    out = np.zeros((len(z["box"]), h, w), np.float32)
-    for t, b in zip(out, z["box"] / STRIDE):
-        if b[0] < 0:
-            continue
-        t[(gx >= b[0]) & (gx <= b[2]) & (gy >= b[1]) & (gy <= b[3])] = 1
-        t[min(int((b[1] + b[3]) / 2), h - 1), min(int((b[0] + b[2]) / 2), w - 1)] = 1
+    out = np.zeros((len(boxes), h, w), np.float32)
+    for t, bs in zip(out, boxes / STRIDE):
+        for b in bs:
+            if b[0] < 0:
+                continue
+            t[(gx >= b[0]) & (gx <= b[2]) & (gy >= b[1]) & (gy <= b[3])] = 1
+            t[min(int((b[1] + b[3]) / 2), h - 1), min(int((b[0] + b[2]) / 2), w - 1)] = 1
     out[:, :BANNER_ROWS] = 0
     return out
+
+
+def training_rows(items):
+    """Every row the head is trained and evaluated on: frames (rows 2k, 2k+1 = frame k and its mirror), synthetic
+    negatives and mosaics; their per-cell targets; the camera view of every frame."""
+    z = extract()
+    view = cluster_views(z["sig"], VIEW_THRESHOLD)
+    parts = [z] + [extract_mosaics(items, view, g) for g in MOSAIC_GRIDS]
+    keys = ("f8", "f16", "f32", "label", "index", "flip", "synthetic")
+    h, w = z["f8"].shape[2:]
+    target = np.concatenate([cell_targets(p["box"].reshape(len(p["box"]), -1, 4), h, w) for p in parts])
+    return {k: np.concatenate([p[k] for p in parts]) for k in keys}, target, view
 
 
 # ----------------------------------------------------------------------------------------------------- model
@@ -373,10 +457,8 @@ def main():
     torch.set_num_threads(max(1, args.jobs))
     t0 = time.time()
     items = list_hpwren()
-    z = extract()
-    target = cell_targets(z)
+    z, target, view = training_rows(items)
     print(f"features ready ({len(z['label'])} rows) {time.time() - t0:.0f}s", flush=True)
-    view = cluster_views(z["sig"], VIEW_THRESHOLD)
     n_img = len(items)
     labels_img = np.array([label for _, label, _ in items])
     fold_of_view = assign_folds(view, FOLDS)
