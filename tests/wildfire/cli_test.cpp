@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "tw/core/paths.hpp"
@@ -19,7 +20,8 @@ struct CliRun {
 };
 
 CliRun run(const std::string& args) {
-  const fs::path err = fs::temp_directory_path() / "tw_wildfire_cli_stderr.txt";
+  // One file per process: ctest runs the tests of this file in parallel.
+  const fs::path err = fs::temp_directory_path() / ("tw_wildfire_cli_stderr_" + std::to_string(getpid()) + ".txt");
   const std::string cmd = std::string(TW_BINARY) + " " + args + " 2>" + err.string();
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
