@@ -148,14 +148,16 @@ def synthetic_frames(items):
     return out
 
 
-def stage_features(prefix, work: np.ndarray):
-    """Frozen-stage features (f8, f16, f32) of a work frame and of its mirror image, as float16 arrays."""
-    out = []
+def frame_rows(prefix, work: np.ndarray, boxes: np.ndarray, **meta):
+    """The two rows of a work frame with boxes [K,4] (-1: none): the frame and its mirror image, each with its
+    frozen-stage features (f8, f16, f32 as float16), its boxes, flip and `meta` (label, index, synthetic)."""
+    rows = []
     for flip in (0, 1):
         with torch.no_grad():
             feats = prefix(torch.from_numpy(network_input(cv2.flip(work, 1) if flip else work)))
-        out.append([f[0].half().numpy() for f in feats])
-    return out
+        rows.append(dict(zip(("f8", "f16", "f32"), (f[0].half().numpy() for f in feats)),
+                         box=mirrored(boxes, work.shape[1]) if flip else boxes, flip=flip, **meta))
+    return rows
 
 
 def mirrored(boxes: np.ndarray, width: int) -> np.ndarray:
@@ -188,9 +190,7 @@ def extract():
     def add(img, label, index, box, synthetic):
         work, scale = work_frame(img)
         b = np.full((1, 4), -1.0, np.float32) if box is None else np.array([box], np.float32) * scale
-        for flip, feats in enumerate(stage_features(prefix, work)):
-            rows.append(dict(zip(("f8", "f16", "f32"), feats), box=mirrored(b, work.shape[1]) if flip else b,
-                             label=label, index=index, flip=flip, synthetic=synthetic))
+        rows.extend(frame_rows(prefix, work, b, label=label, index=index, synthetic=synthetic))
 
     for i, (p, label, box) in enumerate(items):
         img = cv2.imread(str(p))
@@ -252,9 +252,7 @@ def extract_mosaics(items, view, grid: int):
             m[oy:oy + th, ox:ox + tw] = t
             if b is not None:
                 boxes[q] = b + np.array([ox, oy, ox, oy], np.float32)
-        for flip, feats in enumerate(stage_features(prefix, m)):
-            rows.append(dict(zip(("f8", "f16", "f32"), feats), box=mirrored(boxes, width) if flip else boxes,
-                             label=int((boxes[:, 0] >= 0).any()), index=i, flip=flip, synthetic=1))
+        rows.extend(frame_rows(prefix, m, boxes, label=int((boxes[:, 0] >= 0).any()), index=i, synthetic=1))
         if i % 200 == 0:
             print(f"  mosaics {grid}x{grid}: {i}/{len(items)} {time.time() - t0:.0f}s", flush=True)
     z = collect(rows)
