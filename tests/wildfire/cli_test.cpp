@@ -105,7 +105,7 @@ TEST(SmokeCli, CompositeThenWatchAlertsAfterOnset) {
   const std::string bg =
       (tw::data_dir() / "wildfire/hpwren_smoke/no_smoke_probable/ck0k9fufs4li70794mw8kd24d.jpeg").string();
   CliRun c = run("smoke composite --background " + bg + " --out " + dir.string() +
-              " --frames 16 --onset 5 --sprite-step 5 --x 0.5 --y 0.55 --height 0.25 --opacity 0.7");
+              " --frames 16 --onset 5 --sprite-step 5 --x 0.5 --y 0.55 --height 0.3 --opacity 0.7");
   ASSERT_EQ(c.rc, 0) << c.err;
   const auto cj = nlohmann::json::parse(c.out);
   ASSERT_EQ(cj["frames"].size(), 16u);

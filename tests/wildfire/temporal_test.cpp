@@ -20,13 +20,13 @@ constexpr std::int64_t kStep = 30'000;  // one frame every 30 s
 }  // namespace
 
 TEST(Temporal, FourOfEightVote) {
-  TemporalFilter f;  // defaults: 4 of 8, threshold kShippedThreshold (0.890)
+  TemporalFilter f;  // defaults: 4 of 8, threshold kShippedThreshold (0.932)
   // Hits on frames 0, 2, 4 (alternating with misses) then the 4th hit on frame 6 raises the alert.
   for (int i = 0; i < 6; ++i) {
     auto a = f.update(i % 2 == 0 ? one_box(0.95f) : one_box(0.f), 640, 480, i * kStep);
     EXPECT_TRUE(a.empty()) << "frame " << i;
   }
-  auto a = f.update(one_box(0.93f, 104, 98, 166, 152), 640, 480, 6 * kStep);
+  auto a = f.update(one_box(0.94f, 104, 98, 166, 152), 640, 480, 6 * kStep);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].votes, 4);
   EXPECT_FLOAT_EQ(a[0].score, 0.95f);  // best of the region in the window

@@ -68,6 +68,11 @@ POS_WEIGHT = 5.0  # in-box cells against background cells in the per-cell term
 # strongest in-box cell of every positive frame (softplus of the difference). The metric is image-level at a low
 # false-positive rate, so the hard negatives matter most.
 HINGE = 1.0
+# Hard negatives inside smoke frames: the strongest cell outside a frame's boxes (dilated by OUTSIDE_MARGIN cells, as
+# boxes are loose and plumes drift) must also rank below the plume. Clouds, haze and glare fill many smoke frames, so
+# this gives the ranking term a negative per smoke frame instead of one per probable negative.
+OUTSIDE = 1.0
+OUTSIDE_MARGIN = 3
 FOLDS = 5
 VIEW_THRESHOLD = 0.5
 MOSAIC_GRIDS = (2,)  # zoom-out augmentation (extract_mosaics): 2x2 mosaics of half-size frames
@@ -356,10 +361,15 @@ def train(z, target, rows, seed=SEED, log=""):
             wi = torch.where(y > 0.5, torch.ones_like(mx), torch.full_like(mx, wneg))
             loss = loss + (F.binary_cross_entropy_with_logits(mx, y, reduction="none") * wi).mean()
             pos = (y > 0.5) & (t.flatten(1).sum(1) > 0)
-            neg = y < 0.5
-            if HINGE and pos.any() and neg.any():
+            negatives = mx[y < 0.5]
+            if OUTSIDE and pos.any():
+                near = F.max_pool2d(t[:, None], 2 * OUTSIDE_MARGIN + 1, 1, OUTSIDE_MARGIN)[:, 0]
+                outside = (lg + (valid * (1 - near) - 1) * 1e4).flatten(1).max(1).values[pos]
+                loss = loss + OUTSIDE * F.binary_cross_entropy_with_logits(outside, torch.zeros_like(outside))
+                negatives = torch.cat([negatives, outside])
+            if HINGE and pos.any() and len(negatives):
                 best_in_box = (lg + (t - 1) * 1e4).flatten(1).max(1).values[pos]
-                loss = loss + HINGE * F.softplus(mx[neg][None, :] - best_in_box[:, None]).mean()
+                loss = loss + HINGE * F.softplus(negatives[None, :] - best_in_box[:, None]).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
