@@ -2,7 +2,6 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
-#include <filesystem>
 #include <mutex>
 
 #include "domains.hpp"
@@ -74,13 +73,8 @@ class SmokeCameraSource : public edge::Source {
 // it. Each cycle shows the empty view, then the plume rising for a few minutes of demo time, then clears.
 class DemoSmokeSource : public edge::Source {
  public:
-  DemoSmokeSource(const SiteConfig& site, wildfire::CameraConfig cam, cv::Mat background,
-                  std::vector<cv::Mat> sprite, double speed)
-      : site_(site),
-        cam_(std::move(cam)),
-        background_(std::move(background)),
-        sprite_(std::move(sprite)),
-        speed_(std::max(speed, 0.01)) {}
+  DemoSmokeSource(wildfire::CameraConfig cam, wildfire::PlumeCycle scene, double speed)
+      : cam_(std::move(cam)), scene_(std::move(scene)), speed_(std::max(speed, 0.01)) {}
   std::string name() const override { return "smoke-demo-" + cam_.camera; }
 
   void run(std::stop_token stop, bus::Publisher& out) override {
@@ -89,34 +83,20 @@ class DemoSmokeSource : public edge::Source {
       spdlog::warn("demo: smoke camera {}: {}; wildfire off", cam_.camera, watcher.error().message);
       return;
     }
-    // One frame every 10 s of demo time; 6 clear frames, 18 with the plume, in a 4-minute cycle.
-    constexpr int kClear = 6, kSmoke = 18;
+    // One frame every 10 s of demo time: a 4-minute cycle.
     const auto period = std::chrono::duration<double>(10.0 / speed_);
     std::mutex mu;
     std::condition_variable_any cv;
     for (int i = 0; !stop.stop_requested(); ++i) {
-      cv::Mat frame = background_.clone();
-      const int k = i % (kClear + kSmoke) - kClear;
-      if (k >= 0) {
-        // The plume grows to its full height. At the scale of this view the shipped model sees plumes from
-        // about a fifth of the frame height up (tools/smoke/eval_ttd.sh measures smaller ones).
-        wildfire::SpriteSpec spec;
-        spec.height = 0.2f + 0.08f * static_cast<float>(k) / kSmoke;
-        spec.opacity = 0.8f;
-        const auto& sp = sprite_[static_cast<size_t>(k) * 3 % sprite_.size()];
-        (void)wildfire::blend_sprite(frame, sp, sp.size(), spec);
-      }
-      for (auto& m : (*watcher)->feed(frame, tw::now_ms())) (void)out.publish(m);
+      for (auto& m : (*watcher)->feed(scene_.frame(i), tw::now_ms())) (void)out.publish(m);
       std::unique_lock lock(mu);
       if (cv.wait_for(lock, stop, period, [] { return false; })) return;
     }
   }
 
  private:
-  SiteConfig site_;
   wildfire::CameraConfig cam_;
-  cv::Mat background_;
-  std::vector<cv::Mat> sprite_;
+  wildfire::PlumeCycle scene_;
   double speed_;
 };
 
@@ -125,12 +105,9 @@ class DemoSmokeSource : public edge::Source {
 void add_wildfire_demo_sources(edge::EdgeAgent& agent, const std::string& data_dir, double speed) {
   // A fire in the hills north-west of Mexico City, between two demo towers whose cameras look at it.
   static const LatLon kFire{19.55, -99.40};
-  const auto clips = std::filesystem::path(data_dir) / "wildfire" / "pyronear_synthetic";
-  cv::Mat background;
-  if (auto bg = video::open_video((clips / "test_bg.mp4").string())) (void)(*bg)->read(background);
-  auto sprite = wildfire::load_sprite((clips / "test_smoke.mp4").string());
-  if (background.empty() || !sprite) {
-    spdlog::warn("demo: the smoke clips in {} not found; wildfire off", clips.string());
+  auto scene = wildfire::load_plume_cycle(data_dir);
+  if (!scene) {
+    spdlog::warn("demo: {}; wildfire off", scene.error().message);
     return;
   }
   const auto& site = agent.config();
@@ -141,8 +118,7 @@ void add_wildfire_demo_sources(edge::EdgeAgent& agent, const std::string& data_d
   cam.pose.azimuth_deg =
       azimuth_deg(cam.pose.position, kFire);  // the plume is composited at the centre column
   cam.pose.hfov_deg = 60;
-  agent.add_source(
-      std::make_unique<DemoSmokeSource>(site, cam, std::move(background), std::move(*sprite), speed));
+  agent.add_source(std::make_unique<DemoSmokeSource>(std::move(cam), std::move(*scene), speed));
 }
 
 void add_wildfire_processors(hub::Hub& hub) { hub.add_processor(std::make_unique<FireProcessor>()); }

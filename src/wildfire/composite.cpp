@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include <fmt/core.h>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
@@ -61,6 +62,40 @@ cv::Rect blend_sprite(cv::Mat& bg, const cv::Mat& sprite, const cv::Size& crop, 
   }
   if (maxx < 0) return {};
   return {dst.x + minx, dst.y + miny, maxx - minx + 1, maxy - miny + 1};
+}
+
+cv::Mat PlumeCycle::frame(int i) const {
+  cv::Mat f = background.clone();
+  if (!smoke(i) || sprite.empty()) return f;
+  const int k = i % (kClearFrames + kSmokeFrames) - kClearFrames;
+  // From a young plume (the sprite's first frames hold almost nothing) to one a third of the frame high, on the
+  // slope below the horizon.
+  SpriteSpec spec;
+  spec.base_x = 0.5f;  // the centre column: the bearing of the camera axis
+  spec.base_y = 0.65f;
+  spec.height = 0.25f + 0.1f * static_cast<float>(k) / kSmokeFrames;
+  spec.opacity = 0.9f;
+  const size_t first = sprite.size() / 4;
+  const auto& sp = sprite[std::min(sprite.size() - 1, first + static_cast<size_t>(k) * 3)];
+  (void)blend_sprite(f, sp, sp.size(), spec);
+  return f;
+}
+
+Result<PlumeCycle> load_plume_cycle(const std::string& data_dir) {
+  const std::filesystem::path root = std::filesystem::path(data_dir) / "wildfire";
+  PlumeCycle c;
+  // A clear view from an HPWREN mountain-top camera, the kind of scene the smoke head was trained on.
+  c.background = cv::imread((root / "hpwren_smoke/no_smoke_probable/ck0k9fufs4li70794mw8kd24d.jpeg").string());
+  if (c.background.empty()) {
+    const auto clip = root / "pyronear_synthetic/test_bg.mp4";
+    cv::VideoCapture cap(clip.string());
+    if (!cap.isOpened() || !cap.read(c.background) || c.background.empty())
+      return make_error("not_found", fmt::format("{}: no demo background", clip.string()));
+  }
+  auto sprite = load_sprite((root / "pyronear_synthetic/test_smoke.mp4").string());
+  if (!sprite) return sprite.error();
+  c.sprite = std::move(*sprite);
+  return c;
 }
 
 }  // namespace tw::wildfire

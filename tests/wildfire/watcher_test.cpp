@@ -75,7 +75,7 @@ TEST(SmokeWatcher, CompositedPlumeAlertsAfterOnsetOnly) {
   auto w = SmokeWatcher::create(wc, cam);
   ASSERT_TRUE(w) << w.error().message;
   const int onset = 6, frames = 20;
-  SpriteSpec spec{0.5f, 0.55f, 0.25f, 0.7f};
+  SpriteSpec spec{0.5f, 0.6f, 0.35f, 0.9f};
   int alert_frame = -1;
   tw::Message alert;
   cv::Rect truth;
@@ -128,6 +128,38 @@ TEST(SmokeWatcher, CompositedPlumeAlertsAfterOnsetOnly) {
   EXPECT_EQ(bad.error().code, "unknown_alert");
   EXPECT_TRUE(parse_dismiss_reason("industrial_smoke"));
   EXPECT_FALSE(parse_dismiss_reason("aliens"));
+}
+
+// The demo's scene (src/app) must raise the smoke alarm it is there to show, at the plume, after it appears.
+TEST(SmokeWatcher, DemoPlumeCycleAlertsWhileThePlumeRises) {
+  auto scene = load_plume_cycle(tw::data_dir().string());
+  ASSERT_TRUE(scene) << scene.error().message;
+  EXPECT_EQ(scene->background.size(), cv::Size(640, 480));  // the HPWREN view, not the fallback clip
+  CameraConfig cam{"demo", "ridge", {}};
+  cam.pose.position = {19.4, -99.2};
+  cam.pose.azimuth_deg = 300;
+  cam.pose.hfov_deg = 60;
+  auto w = SmokeWatcher::create(WatcherConfig{}, cam);
+  ASSERT_TRUE(w) << w.error().message;
+  constexpr int kCycle = PlumeCycle::kClearFrames + PlumeCycle::kSmokeFrames;
+  int first_alert = -1;
+  tw::Message alert;
+  for (int i = 0; i < kCycle; ++i) {
+    EXPECT_EQ(scene->smoke(i), i >= PlumeCycle::kClearFrames) << i;
+    const cv::Mat f = scene->frame(i);
+    if (!scene->smoke(i)) {
+      EXPECT_EQ(cv::norm(f, scene->background, cv::NORM_INF), 0.0) << i;
+    }
+    auto msgs = (*w)->feed(f, 1'700'000'000'000 + i * 10'000LL);
+    if (!msgs.empty() && first_alert < 0) {
+      first_alert = i;
+      alert = msgs.front();
+    }
+  }
+  EXPECT_FALSE(scene->smoke(kCycle));  // the cycle repeats
+  EXPECT_TRUE(scene->smoke(kCycle + PlumeCycle::kClearFrames));
+  ASSERT_GE(first_alert, PlumeCycle::kClearFrames + 3) << "no alert during the demo's plume";
+  EXPECT_NEAR(alert.payload["bearing_deg"].get<double>(), 300.0, 5.0);  // composited at the centre column
 }
 
 TEST(SmokeWatcher, RejectsBadCameraConfig) {
