@@ -487,10 +487,12 @@ def main():
     with multiprocessing.get_context("fork").Pool(max(1, args.jobs)) as pool:
         heats = pool.map(fold_job, jobs)
     # Out-of-fold image scores as the shipped head computes them: maximum of the decoders' mean heat-map.
+    by_fold = {}
+    for (f, _, _, test_rows), h in zip(jobs, heats):
+        by_fold.setdefault(f, (test_rows, []))[1].append(h)
     oof = np.zeros(n_img)
-    for f in range(FOLDS):
-        fold_heats = [h for (jf, _, _, _), h in zip(jobs, heats) if jf == f]
-        oof[src[jobs[f][3]]] = np.mean(fold_heats, 0).reshape(len(fold_heats[0]), -1).max(1)
+    for test_rows, fold_heats in by_fold.values():
+        oof[src[test_rows]] = np.mean(fold_heats, 0).reshape(len(test_rows), -1).max(1)
     ap_ = average_precision(oof, labels_img)
     # Shipped threshold: best F1 on out-of-fold scores among thresholds keeping FPR <= 5%.
     best = None
@@ -527,8 +529,8 @@ def main():
     print(f"exported {onnx_path} ({onnx_path.stat().st_size} bytes), OpenCV vs torch max diff {diff:.2e}")
     metrics = dict(
         golden_scores=golden, recipe="tools/smoke/train_smoke_head.py", seed=SEED, ensemble_seeds=ENSEMBLE_SEEDS,
-        epochs=EPOCHS, stages=STAGES,
-        work_side=WORK_SIDE, view_threshold=VIEW_THRESHOLD, views=int(view.max() + 1), images=n_img,
+        epochs=EPOCHS, stages=STAGES, work_side=WORK_SIDE, view_threshold=VIEW_THRESHOLD, views=int(view.max() + 1),
+        images=n_img,
         positives=int(labels_img.sum()), negatives=int((labels_img == 0).sum()),
         cv=f"{FOLDS}-fold grouped by camera view", average_precision=ap_, threshold=th, at_threshold=at,
         at_0_5=at05, per_view=per_view, opencv_torch_max_diff=diff,
