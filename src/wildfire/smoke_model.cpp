@@ -14,10 +14,11 @@
 namespace tw::wildfire {
 namespace {
 
-// Must match tools/smoke/train_smoke_head.py (WORK_SIDE, STRIDE, MULTIPLE, BANNER_PX).
+// Must match tools/smoke/train_smoke_head.py (WORK_SIDE, STRIDE, MULTIPLE, BANNER_PX, ZOOM).
 constexpr int kWorkSide = 640;  // larger frames are scaled down so that their longer side is this
 constexpr int kStride = 8;      // network pixels per heat-map cell
 constexpr int kMultiple = 32;   // the backbone's coarsest stride: the input is padded to a multiple of it
+constexpr int kZoom = 2;        // the second look: the work frame upscaled this many times
 // Top network pixels never scored: HPWREN-style cameras burn a text banner (date, camera name) into the top of
 // the frame, and the head must not learn it.
 constexpr int kBannerPx = 24;
@@ -40,7 +41,10 @@ Result<cv::dnn::Net> load_net(const std::string& path) {
 
 class HeadModel final : public SmokeModel {
  public:
-  HeadModel(cv::dnn::Net net, float box_threshold) : net_(std::move(net)), box_threshold_(box_threshold) {}
+  // Two copies of the same network, one per look: OpenCV DNN re-plans a network whenever its input size changes,
+  // which costs more than the look itself when one network alternates between the two sizes.
+  HeadModel(cv::dnn::Net net, cv::dnn::Net zoom_net, float box_threshold)
+      : net_(std::move(net)), zoom_net_(std::move(zoom_net)), box_threshold_(box_threshold) {}
 
   std::string name() const override { return "head"; }
 
@@ -58,15 +62,24 @@ class HeadModel final : public SmokeModel {
                  cv::Size(std::max(1, static_cast<int>(std::lround(img.cols * scale))),
                           std::max(1, static_cast<int>(std::lround(img.rows * scale)))),
                  0, 0, cv::INTER_AREA);
-    net_.setInput(tw::video::standardised_blob(work, kMultiple));
-    cv::Mat out = net_.forward();
-    if (out.dims != 4 || out.size[1] != 1 || out.size[2] * kStride < work.rows || out.size[3] * kStride < work.cols)
-      CV_Error(cv::Error::StsBadSize, "the output is not a [1,1,H/8,W/8] heat-map");
-    const int rows = std::min(out.size[2], (work.rows + kStride - 1) / kStride);
-    const int cols = std::min(out.size[3], (work.cols + kStride - 1) / kStride);
-    cv::Mat heat(out.size[2], out.size[3], CV_32F, out.ptr<float>());
-    r.heat = heat(cv::Rect(0, 0, cols, rows)).clone();
-    r.heat.rowRange(0, std::min(rows, (kBannerPx + kStride - 1) / kStride)).setTo(0.f);
+    // Two looks (two_scale_heat in the recipe): the work frame and its kZoom times upscaled copy, whose heat-map is
+    // max-pooled back to the work frame's grid; the heat is their mean. Horizon plumes of 10-15 px are one or two
+    // cells at the frame's own size.
+    cv::Mat up;
+    cv::resize(work, up, cv::Size(), kZoom, kZoom, cv::INTER_LINEAR);
+    r.heat = look(net_, work);
+    const cv::Mat near = look(zoom_net_, up);
+    for (int y = 0; y < r.heat.rows; ++y) {
+      auto* h = r.heat.ptr<float>(y);
+      for (int x = 0; x < r.heat.cols; ++x) {
+        float m = 0;
+        for (int yy = y * kZoom; yy < std::min(near.rows, (y + 1) * kZoom); ++yy)
+          for (int xx = x * kZoom; xx < std::min(near.cols, (x + 1) * kZoom); ++xx)
+            m = std::max(m, near.at<float>(yy, xx));
+        h[x] = 0.5f * (h[x] + m);
+      }
+    }
+    r.heat.rowRange(0, std::min(r.heat.rows, (kBannerPx + kStride - 1) / kStride)).setTo(0.f);
     double mx = 0;
     cv::minMaxLoc(r.heat, nullptr, &mx);
     r.score = static_cast<float>(mx);
@@ -75,7 +88,18 @@ class HeadModel final : public SmokeModel {
   }
 
  private:
-  cv::dnn::Net net_;
+  // The heat-map of one look, cut to the image's cells (without the padding).
+  static cv::Mat look(cv::dnn::Net& net, const cv::Mat& img) {
+    net.setInput(tw::video::standardised_blob(img, kMultiple));
+    cv::Mat out = net.forward();
+    if (out.dims != 4 || out.size[1] != 1 || out.size[2] * kStride < img.rows || out.size[3] * kStride < img.cols)
+      CV_Error(cv::Error::StsBadSize, "the output is not a [1,1,H/8,W/8] heat-map");
+    const int rows = std::min(out.size[2], (img.rows + kStride - 1) / kStride);
+    const int cols = std::min(out.size[3], (img.cols + kStride - 1) / kStride);
+    return cv::Mat(out.size[2], out.size[3], CV_32F, out.ptr<float>())(cv::Rect(0, 0, cols, rows)).clone();
+  }
+
+  cv::dnn::Net net_, zoom_net_;
   float box_threshold_;
 };
 
@@ -141,9 +165,11 @@ Result<std::unique_ptr<SmokeModel>> make_smoke_model(const SmokeModelConfig& cfg
     const std::string path = cfg.head.empty() ? default_head_path() : cfg.head;
     auto net = load_net(path);
     if (!net) return net.error();
+    auto zoom_net = load_net(path);
+    if (!zoom_net) return zoom_net.error();
     // Run it once, so that a wrong file fails here rather than on the first frame.
     try {
-      auto m = std::make_unique<HeadModel>(std::move(*net), cfg.box_threshold);
+      auto m = std::make_unique<HeadModel>(std::move(*net), std::move(*zoom_net), cfg.box_threshold);
       (void)m->infer(cv::Mat(240, 320, CV_8UC3, cv::Scalar::all(114)));
       return std::unique_ptr<SmokeModel>(std::move(m));
     } catch (const cv::Exception& e) {

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reproducible training recipe of the towerwatch smoke head (CPU, about 37 min on 2 cores).
+"""Reproducible training recipe of the towerwatch smoke head (CPU, about 40 min on 2 cores).
 
   /usr/bin/python3 tools/smoke/train_smoke_head.py [--jobs N]   # extract (cached) + cross-validate + train + export
 
@@ -8,7 +8,8 @@ The head is a small fully convolutional network: frozen stages of the COCO-pretr
 frame at strides 8, 16 and 32; trained decoders (1x1 projections, a top-down path with 3x3 convolutions) turn
 them into a smoke heat-map at stride 8, and the head outputs the mean of three such decoders (ENSEMBLE_SEEDS).
 The frame is used at its native resolution (longer side at most 640): HPWREN plumes are small, and letterboxing to
-416 throws away a third of their pixels.
+416 throws away a third of their pixels. It is also looked at a second time, upscaled ZOOM (2) times: the heat-map
+that is scored is the mean of both looks (two_scale_heat), so that plumes of one or two cells are seen as well.
 
 Stages:
   1. features: the frozen stages' outputs for every hpwren_smoke frame and its mirror image, computed once and
@@ -17,10 +18,12 @@ Stages:
   2. views: frames are grouped into camera views by clustering gradient thumbnails (single linkage,
      corr > 0.5, deliberately coarse so near-identical views never straddle train and test).
      Zoom-out augmentation: every frame also appears at half size in a 2x2 mosaic with frames of its own view
-     (features cached too), so plumes are also learnt as a more distant camera sees them.
+     (features cached too), so plumes are also learnt as a more distant camera sees them; zoom-in augmentation:
+     a frame-sized crop of every frame upscaled ZOOM times (holding its plume), the scale of the second look.
   3. cross-validation: 5 folds of whole camera views (a blurred negative stays in its source view's fold), one
-     decoder per fold and seed; out-of-fold image scores (maximum of the decoders' mean heat-map) give AP, F1 at
-     the best threshold with FPR <= 5% and at 0.5, and the false-positive rate on the probable negatives.
+     decoder per fold and seed; out-of-fold image scores (maximum of the two-scale heat-map of the fold's decoders'
+     mean) give AP, F1 at the best threshold with FPR <= 5% and at 0.5, and the false-positive rate on the probable
+     negatives.
   4. final decoders trained on every view, exported with the frozen stages to tools/smoke/smoke_head.onnx (opset 11,
      Identity nodes folded), checked to load and agree in OpenCV DNN; metrics and golden scores (checked by the
      C++ tests) go to tools/smoke/metrics.json.
@@ -28,6 +31,7 @@ Stages:
 Input convention (tools/common/yolox_stages.py: preprocess; the C++ side does the same, src/wildfire/smoke_model.cpp):
   frames larger than WORK_SIDE are scaled down (INTER_AREA) so that the longer side is WORK_SIDE; per-channel
   standardised BGR, edge-padded to multiples of MULTIPLE; input "image" [1,3,H,W], output "heat" [1,1,H/8,W/8].
+  The frame upscaled ZOOM times is run too, and the two heat-maps are combined (two_scale_heat).
   The top BANNER_PX network pixels are never scored.
 Deps (Debian): python3-torch python3-onnx python3-opencv python3-numpy.
 """
@@ -81,6 +85,11 @@ OUTSIDE_MARGIN = 3
 FOLDS = 5
 VIEW_THRESHOLD = 0.5
 MOSAIC_GRIDS = (2,)  # zoom-out augmentation (extract_mosaics): 2x2 mosaics of half-size frames
+# Second look at twice the size: the frame upscaled ZOOM times is scored too, and its heat-map (max-pooled back to
+# the frame's grid) is averaged with the frame's own (two_scale_heat; src/wildfire/smoke_model.cpp does the same).
+# Horizon plumes of 10-15 px cover one or two stride-8 cells at the frame's own size. The head learns that scale
+# from zoom-in crops (extract_zoom).
+ZOOM = 2
 CACHE = repo_root() / "build" / "wildfire_cache"
 OUT_DIR = Path(__file__).resolve().parent
 
@@ -270,6 +279,49 @@ def extract_mosaics(items, view, grid: int):
     return z
 
 
+def upscaled(bgr: np.ndarray) -> np.ndarray:
+    """The frame as the second look sees it: ZOOM times larger (bilinear)."""
+    return cv2.resize(bgr, None, fx=ZOOM, fy=ZOOM, interpolation=cv2.INTER_LINEAR)
+
+
+def extract_zoom(items):
+    """Zoom-in augmentation: for every real frame, a crop of the frame's size out of the frame upscaled ZOOM times,
+    holding its plume when it has one (placed at random), anywhere when it has none. The head then knows plumes,
+    clouds and ridges at the scale of the second look (two_scale_heat). A crop belongs to its frame's view (so to
+    its fold) and is never scored."""
+    path = CACHE / f"zoom{ZOOM}_{'_'.join(STAGES)}_{WORK_SIDE}.npz"
+    if path.exists():
+        z = np.load(path)
+        if len(z["index"]) == 2 * len(items):
+            return {k: z[k] for k in z.files}
+    rng = np.random.default_rng(SEED + 100 * ZOOM)
+    prefix = OnnxPrefix(STAGES)
+    rows = []
+    t0 = time.time()
+    for i, (p, label, box) in enumerate(items):
+        img, scale = work_frame(cv2.imread(str(p)))
+        img[:BANNER_PX // 2] = img[BANNER_PX // 2]  # the banner is no give-away inside a crop's scored area
+        up = upscaled(img)
+        (height, width), (ch, cw) = up.shape[:2], img.shape[:2]
+        if box is None:
+            x0, y0 = int(rng.integers(0, width - cw + 1)), int(rng.integers(0, height - ch + 1))
+            b = np.full((1, 4), -1.0, np.float32)
+        else:
+            bx = np.array(box, np.float32) * scale * ZOOM
+            # Crop origins keeping the box inside (or, for a box larger than the crop, the crop inside the box).
+            xs = sorted((max(0, int(bx[2]) - cw), min(width - cw, int(bx[0]))))
+            ys = sorted((max(0, int(bx[3]) - ch), min(height - ch, int(bx[1]))))
+            x0, y0 = int(rng.integers(xs[0], xs[1] + 1)), int(rng.integers(ys[0], ys[1] + 1))
+            b = (bx - np.array([x0, y0, x0, y0], np.float32)).clip(0, [cw, ch, cw, ch])[None]
+        crop = np.ascontiguousarray(up[y0:y0 + ch, x0:x0 + cw])
+        rows.extend(frame_rows(prefix, crop, b, label=label, index=i, synthetic=1))
+        if i % 200 == 0:
+            print(f"  zoom-in crops: {i}/{len(items)} {time.time() - t0:.0f}s", flush=True)
+    z = collect(rows)
+    np.savez(path, **z)
+    return z
+
+
 def cell_targets(boxes: np.ndarray, h: int, w: int) -> np.ndarray:
     """Per-cell target from boxes [N,K,4] (work-frame pixels, -1: none): 1 on stride-8 cells whose centre lies in
     a box, at least each box's centre cell."""
@@ -287,10 +339,10 @@ def cell_targets(boxes: np.ndarray, h: int, w: int) -> np.ndarray:
 
 def training_rows(items):
     """Every row the head is trained and evaluated on: frames (rows 2k, 2k+1 = frame k and its mirror), synthetic
-    negatives and mosaics; their per-cell targets; the camera view of every frame."""
+    negatives, mosaics and zoom-in crops; their per-cell targets; the camera view of every frame."""
     z = extract()
     view = cluster_views(z["sig"], VIEW_THRESHOLD)
-    parts = [z] + [extract_mosaics(items, view, g) for g in MOSAIC_GRIDS]
+    parts = [z] + [extract_mosaics(items, view, g) for g in MOSAIC_GRIDS] + [extract_zoom(items)]
     keys = ("f8", "f16", "f32", "label", "index", "flip", "synthetic")
     h, w = z["f8"].shape[2:]
     target = np.concatenate([cell_targets(p["box"].reshape(len(p["box"]), -1, 4), h, w) for p in parts])
@@ -386,17 +438,6 @@ def train(z, target, rows, seed=SEED, log=""):
     return model
 
 
-@torch.no_grad()
-def predict(model, z, rows):
-    """Heat-maps [N,H/8,W/8] of the rows, banner rows set to 0 (the image score is their maximum)."""
-    out = []
-    for s in range(0, len(rows), 32):
-        h = torch.sigmoid(model(*tensors(z, rows[s:s + 32])))[:, 0]
-        h[:, :BANNER_ROWS] = 0
-        out.append(h.numpy())
-    return np.concatenate(out)
-
-
 # --------------------------------------------------------------------------------------------------- metrics
 def assign_folds(view, folds):
     """Whole views to folds, largest first, each to the currently smallest fold (deterministic)."""
@@ -445,12 +486,29 @@ def export(decoders: list[Decoder], path: Path):
     return model
 
 
-def scored_heat(heat: np.ndarray, work: np.ndarray) -> np.ndarray:
-    """The part of a [H/8,W/8] heat-map the C++ side scores (src/wildfire/smoke_model.cpp): the frame's cells
-    without the padding, banner rows set to 0. The image score is its maximum."""
-    out = heat[: -(-work.shape[0] // STRIDE), : -(-work.shape[1] // STRIDE)].copy()
+def two_scale_heat(heat_of, work: np.ndarray) -> np.ndarray:
+    """The heat-map the shipped head scores (src/wildfire/smoke_model.cpp does the same): heat_of(blob) [H/8,W/8]
+    of the frame and of its ZOOM times upscaled copy, each cut to its own cells (no padding); the second
+    max-pooled ZOOM x ZOOM back to the frame's grid; their mean, banner rows set to 0. The image score is its
+    maximum."""
+    looks = []
+    for img in (work, upscaled(work)):
+        h = heat_of(network_input(img))
+        looks.append(h[: -(-img.shape[0] // STRIDE), : -(-img.shape[1] // STRIDE)])
+    rows, cols = looks[0].shape
+    up = np.pad(looks[1], ((0, rows * ZOOM - looks[1].shape[0]), (0, cols * ZOOM - looks[1].shape[1])))
+    out = (looks[0] + up.reshape(rows, ZOOM, cols, ZOOM).max((1, 3))) / 2
     out[:BANNER_ROWS] = 0
     return out
+
+
+def decoders_heat(prefix, decoders):
+    """heat_of for two_scale_heat: the mean heat-map of decoders on the frozen stages' features of a blob."""
+    @torch.no_grad()
+    def heat_of(blob):
+        feats = prefix(torch.from_numpy(blob))
+        return torch.stack([torch.sigmoid(d(*feats)) for d in decoders]).mean(0)[0, 0].numpy()
+    return heat_of
 
 
 # ------------------------------------------------------------------------------------------------------ main
@@ -459,9 +517,14 @@ _Z = {}
 
 def fold_job(job):
     torch.set_num_threads(1)
-    fold, seed, train_rows, test_rows = job
-    model = train(_Z["z"], _Z["target"], train_rows, seed=seed, log=f"fold {fold} seed {seed}: ")
-    return predict(model, _Z["z"], test_rows)
+    fold, seed, train_rows = job
+    return train(_Z["z"], _Z["target"], train_rows, seed=seed, log=f"fold {fold} seed {seed}: ").state_dict()
+
+
+def trained(state) -> Decoder:
+    d = Decoder()
+    d.load_state_dict(state)
+    return d.eval()
 
 
 def main():
@@ -479,20 +542,22 @@ def main():
     src = z["index"]
     row_fold = np.where(src >= 0, fold_of_view[view[np.maximum(src, 0)]], -1)
     even = z["flip"] == 0
-    real = z["synthetic"] == 0
-    jobs = [(f, seed, np.where((row_fold != f) & even)[0], np.where((row_fold == f) & even & real)[0])
-            for seed in ENSEMBLE_SEEDS for f in range(FOLDS)]
+    jobs = [(f, seed, np.where((row_fold != f) & even)[0]) for seed in ENSEMBLE_SEEDS for f in range(FOLDS)]
     _Z.update(z=z, target=target)
     torch.set_num_threads(1)
     with multiprocessing.get_context("fork").Pool(max(1, args.jobs)) as pool:
-        heats = pool.map(fold_job, jobs)
-    # Out-of-fold image scores as the shipped head computes them: maximum of the decoders' mean heat-map.
-    by_fold = {}
-    for (f, _, _, test_rows), h in zip(jobs, heats):
-        by_fold.setdefault(f, (test_rows, []))[1].append(h)
-    oof = np.zeros(n_img)
-    for test_rows, fold_heats in by_fold.values():
-        oof[src[test_rows]] = np.mean(fold_heats, 0).reshape(len(test_rows), -1).max(1)
+        states = pool.map(fold_job, jobs)
+    _Z.clear()
+    # Out-of-fold image scores as the shipped head computes them: maximum of the two-scale mean heat-map of the
+    # decoders that never saw the frame's view.
+    torch.set_num_threads(max(1, args.jobs))
+    prefix = OnnxPrefix(STAGES)
+    fold_heat = {f: decoders_heat(prefix, [trained(st) for (g, _, _), st in zip(jobs, states) if g == f])
+                 for f in range(FOLDS)}
+    fold_img = fold_of_view[view]
+    oof = np.array([two_scale_heat(fold_heat[fold_img[i]], work_frame(cv2.imread(str(p)))[0]).max()
+                    for i, (p, _, _) in enumerate(items)])
+    print(f"out-of-fold scores {time.time() - t0:.0f}s", flush=True)
     ap_ = average_precision(oof, labels_img)
     # Shipped threshold: best F1 on out-of-fold scores among thresholds keeping FPR <= 5%.
     best = None
@@ -504,33 +569,35 @@ def main():
     at05 = f1_fpr(oof, labels_img, 0.5)
     per_view = []
     for f in range(FOLDS):
-        sel = fold_of_view[view] == f
+        sel = fold_img == f
         per_view.append(dict(fold=f, views=[int(x) for x in np.where(fold_of_view == f)[0]], images=int(sel.sum()),
                              positives=int(labels_img[sel].sum()), **f1_fpr(oof[sel], labels_img[sel], th)))
     print(f"{FOLDS}-fold by view: AP={ap_:.3f} threshold={th:.3f} F1={at['f1']:.3f} P={at['precision']:.3f} "
           f"R={at['recall']:.3f} FPR={at['fpr']:.3f}; at 0.5: F1={at05['f1']:.3f} FPR={at05['fpr']:.3f}",
           flush=True)
-    torch.set_num_threads(max(1, args.jobs))
     decoders = [train(z, target, np.where(even)[0], seed=seed, log=f"final seed {seed}: ") for seed in ENSEMBLE_SEEDS]
     onnx_path = OUT_DIR / "smoke_head.onnx"
     model = export(decoders, onnx_path)
     net = cv2.dnn.readNetFromONNX(str(onnx_path))
     golden, diff = {}, 0.0
+
+    def opencv_heat(blob):
+        net.setInput(blob, "image")
+        return net.forward("heat")[0, 0]
+
     picks = [it for it in items if it[1] == 1][:3] + [it for it in items if it[1] == 0][:3]
     for p, _, _ in picks:
         work, _ = work_frame(cv2.imread(str(p)))
-        blob = network_input(work)
-        net.setInput(blob, "image")
-        heat = scored_heat(net.forward("heat")[0, 0], work)
+        heat = two_scale_heat(opencv_heat, work)
         with torch.no_grad():
-            ref = scored_heat(model(torch.from_numpy(blob))[0, 0].numpy(), work)
+            ref = two_scale_heat(lambda blob: model(torch.from_numpy(blob))[0, 0].numpy(), work)
         diff = max(diff, float(np.abs(ref - heat).max()))
         golden[f"{p.parent.name}/{p.name}"] = float(heat.max())
     print(f"exported {onnx_path} ({onnx_path.stat().st_size} bytes), OpenCV vs torch max diff {diff:.2e}")
     metrics = dict(
         golden_scores=golden, recipe="tools/smoke/train_smoke_head.py", seed=SEED, ensemble_seeds=ENSEMBLE_SEEDS,
-        epochs=EPOCHS, stages=STAGES, work_side=WORK_SIDE, view_threshold=VIEW_THRESHOLD, views=int(view.max() + 1),
-        images=n_img,
+        epochs=EPOCHS, stages=STAGES, work_side=WORK_SIDE, zoom=ZOOM, view_threshold=VIEW_THRESHOLD,
+        views=int(view.max() + 1), images=n_img,
         positives=int(labels_img.sum()), negatives=int((labels_img == 0).sum()),
         cv=f"{FOLDS}-fold grouped by camera view", average_precision=ap_, threshold=th, at_threshold=at,
         at_0_5=at05, per_view=per_view, opencv_torch_max_diff=diff,
