@@ -187,6 +187,14 @@ def mirrored(boxes: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def cached(path: Path, key: str, n: int):
+    """The arrays cached in path (dict), or None when it is missing or its `key` array does not have n rows."""
+    if not path.exists():
+        return None
+    z = np.load(path)
+    return {k: z[k] for k in z.files} if len(z[key]) == n else None
+
+
 def collect(rows):
     """rows: dicts with f8/f16/f32/box/label/index/flip/synthetic -> dict of stacked arrays."""
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
@@ -198,10 +206,8 @@ def extract():
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"stages_{'_'.join(STAGES)}_{WORK_SIDE}.npz"
     items = list_hpwren()
-    if path.exists():
-        z = np.load(path)
-        if len(z["sig"]) == len(items):
-            return {k: z[k] for k in z.files}
+    if (z := cached(path, "sig", len(items))) is not None:
+        return z
     prefix = OnnxPrefix(STAGES)
     rows, sigs = [], []
     t0 = time.time()
@@ -234,10 +240,8 @@ def extract_mosaics(items, view, grid: int):
     the frame, and cameras it never saw may be anywhere in that range. A mosaic belongs to its frames' view (so to
     its fold) and is never scored. Cached apart from the frames, as it depends on the view clustering."""
     path = CACHE / f"mosaics{grid}_{'_'.join(STAGES)}_{WORK_SIDE}.npz"
-    if path.exists():
-        z = np.load(path)
-        if len(z["index"]) == 2 * len(items):
-            return {k: z[k] for k in z.files}
+    if (z := cached(path, "index", 2 * len(items))) is not None:
+        return z
     width, height = WORK_SIDE, WORK_SIDE * 3 // 4
     tw, th = width // grid, height // grid
     banner = -(-BANNER_PX * th // height)  # rows of a cell that hold its frame's (scaled) banner
@@ -290,10 +294,8 @@ def extract_zoom(items):
     clouds and ridges at the scale of the second look (two_scale_heat). A crop belongs to its frame's view (so to
     its fold) and is never scored."""
     path = CACHE / f"zoom{ZOOM}_{'_'.join(STAGES)}_{WORK_SIDE}.npz"
-    if path.exists():
-        z = np.load(path)
-        if len(z["index"]) == 2 * len(items):
-            return {k: z[k] for k in z.files}
+    if (z := cached(path, "index", 2 * len(items))) is not None:
+        return z
     rng = np.random.default_rng(SEED + 100 * ZOOM)
     prefix = OnnxPrefix(STAGES)
     rows = []
