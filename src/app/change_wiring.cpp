@@ -4,9 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
 
 #include "domains.hpp"
 #include "tw/change/captures.hpp"
@@ -88,10 +86,7 @@ class ChangeCameraSource : public edge::Source {
         spdlog::warn("edge {}: change camera {}: no capture: {}", site_.id, cam_.id, cap.error().message);
       }
       if (replay && next >= files.size()) return;
-      std::mutex mu;
-      std::condition_variable_any cv;
-      std::unique_lock lock(mu);
-      if (cv.wait_for(lock, stop, period, [] { return false; }) || stop.stop_requested()) return;
+      if (!tw::sleep_for(stop, period)) return;
     }
   }
 

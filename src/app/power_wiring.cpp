@@ -59,10 +59,7 @@ class PowerSimSource : public edge::Source {
       auto st = sim.next();
       if (st.sample) (void)out.publish(make_message(site_, "power", st.sample->ts_ms, power::to_payload(*st.sample)));
       next += std::chrono::microseconds(static_cast<std::int64_t>(1e6 * cfg_.step_s / speed_));
-      std::mutex mu;
-      std::condition_variable_any cv;
-      std::unique_lock lock(mu);
-      cv.wait_until(lock, stop, next, [] { return false; });
+      tw::sleep_until(stop, next);
     }
   }
 

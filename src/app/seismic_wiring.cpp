@@ -105,10 +105,7 @@ class SeismicReplaySource : public edge::Source {
     while (!stop.stop_requested()) {
       const std::int64_t left = t_us - now_ms() * 1000;
       if (left <= 0) return true;
-      std::mutex mu;
-      std::condition_variable_any cv;
-      std::unique_lock lock(mu);
-      cv.wait_for(lock, stop, std::chrono::microseconds(std::min<std::int64_t>(left, 500000)), [] { return false; });
+      tw::sleep_for(stop, std::chrono::microseconds(std::min<std::int64_t>(left, 500000)));
     }
     return false;
   }

@@ -1,9 +1,6 @@
 // Wildfire: smoke watchers on the site's smoke cameras; bearings from several towers triangulated at the hub.
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
-#include <mutex>
-
 #include "domains.hpp"
 #include "tw/core/geo.hpp"
 #include "tw/core/time.hpp"
@@ -85,12 +82,9 @@ class DemoSmokeSource : public edge::Source {
     }
     // One frame every 10 s of demo time: a 4-minute cycle.
     const auto period = std::chrono::duration<double>(10.0 / speed_);
-    std::mutex mu;
-    std::condition_variable_any cv;
     for (int i = 0; !stop.stop_requested(); ++i) {
       for (auto& m : (*watcher)->feed(scene_.frame(i), tw::now_ms())) (void)out.publish(m);
-      std::unique_lock lock(mu);
-      if (cv.wait_for(lock, stop, period, [] { return false; })) return;
+      if (!tw::sleep_for(stop, period)) return;
     }
   }
 

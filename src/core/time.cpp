@@ -1,6 +1,8 @@
 #include "tw/core/time.hpp"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <ctime>
 
@@ -37,6 +39,14 @@ std::int64_t now_ms() {
 std::int64_t steady_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+bool sleep_until(std::stop_token stop, std::chrono::steady_clock::time_point deadline) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  cv.wait_until(lock, stop, deadline, [] { return false; });
+  return !stop.stop_requested();
 }
 
 std::string format_iso8601_ms(std::int64_t unix_ms) {

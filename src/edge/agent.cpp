@@ -43,12 +43,7 @@ void EdgeAgent::start() {
   started_ms_ = now_ms();
   if (auto st = out_.publish(make_status_message(cfg_, true)); !st) spdlog::error("edge {}: {}", cfg_.id, st.error().message);
   threads_.emplace_back([this](std::stop_token stop) {
-    std::mutex mu;
-    std::condition_variable_any cv;
-    while (!stop.stop_requested()) {
-      std::unique_lock lock(mu);
-      cv.wait_for(lock, stop, std::chrono::seconds(cfg_.heartbeat_s), [] { return false; });
-      if (stop.stop_requested()) break;
+    while (tw::sleep_for(stop, std::chrono::seconds(cfg_.heartbeat_s))) {
       if (auto st = out_.publish(heartbeat_message()); !st)
         spdlog::warn("edge {}: heartbeat: {}", cfg_.id, st.error().message);
     }
