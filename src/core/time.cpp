@@ -2,9 +2,9 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 
 namespace tw {
 namespace {
