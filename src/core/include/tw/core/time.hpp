@@ -13,7 +13,7 @@ std::int64_t now_ms();  // UTC wall clock, milliseconds since the Unix epoch
 std::int64_t steady_ms();
 
 // Sleeps until `deadline` (steady clock) or until a stop is requested, whichever comes first: false when stopped.
-// The one way threads of the edge and the demo wait between frames, samples and heartbeats, so that stopping
+// The edge heartbeat and the demo sources wait with it between frames, samples and heartbeats, so that stopping
 // never waits for a sleep to end.
 bool sleep_until(std::stop_token stop, std::chrono::steady_clock::time_point deadline);
 template <class Rep, class Period>
