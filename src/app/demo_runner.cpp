@@ -83,6 +83,12 @@ int run_demo(const DemoOptions& opts) {
     agents.push_back(std::move(agent));
   }
   add_demo_extra_sites(agents, bus, edge_metrics, data, opts.speed);
+  // Operators' verdicts go straight to the site's agent (the separate processes use MQTT: tw/app/downlink.hpp).
+  hub.set_downlink([&agents](const Message& m) -> Status {
+    for (auto& a : agents)
+      if (a->config().id == m.site) return a->deliver(m);
+    return make_error("unknown_site", "no demo site " + m.site);
+  });
   std::printf("towerwatch demo: dashboard and API at %s (state in %s, data from %s)\n", http.url().c_str(),
               state.c_str(), data.c_str());
   std::printf("demo API keys (log in to the dashboard with one; never use them outside the demo):\n");
@@ -94,7 +100,7 @@ int run_demo(const DemoOptions& opts) {
   wait_for_signal(opts.exit_after_s);
   spdlog::info("demo: stopping");
   for (auto& a : agents) a->stop();
-  http.stop();
+  http.stop();  // before the agents go: no verdict can reach them after this
   hub.stop();
   return 0;
 }

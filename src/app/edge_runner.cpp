@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include "tw/app/downlink.hpp"
 #include "tw/app/runners.hpp"
 #include "tw/bus/bus.hpp"
 #include "tw/edge/agent.hpp"
@@ -27,16 +28,17 @@ int run_edge(const SiteConfig& cfg, const EdgeOptions& opts) {
     return 2;
   }
   bus::OutboxPublisher pub(**outbox, **client, metrics, static_cast<size_t>(cfg.max_inflight));
-  pub.start();
-  if (auto st = (*client)->start(); !st) {
-    spdlog::error("edge: {}", st.error().message);
-    return 1;
-  }
   edge::EdgeAgent agent(cfg, pub, metrics);
   if (opts.synthetic > 0) {
     agent.add_source(std::make_unique<edge::SyntheticSource>(cfg.id, pub, opts.synthetic, opts.synthetic_rate));
   } else {
     add_configured_sources(agent);
+  }
+  receive_downlink(**client, agent);  // the sources are in place before anything can arrive
+  pub.start();
+  if (auto st = (*client)->start(); !st) {
+    spdlog::error("edge: {}", st.error().message);
+    return 1;
   }
   agent.start();
   wait_for_signal(0, [&] { return opts.exit_when_drained && agent.sources_done() && pub.wait_drained(0); });

@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include "tw/app/downlink.hpp"
 #include "tw/app/runners.hpp"
 #include "tw/bus/mqtt.hpp"
 #include "tw/hub/http.hpp"
@@ -60,6 +61,7 @@ int run_hub(const HubConfig& cfg, double exit_after_s) {
     // Rejected messages are acknowledged too (they are counted and logged; redelivering them would
     // not make them valid).
     mqtt->on_messages([&hub](std::span<const RawMessage> batch) { return hub.ingest_raw_batch(batch); });
+    hub.set_downlink(mqtt_downlink(*mqtt));
     if (auto st = mqtt->start(); !st) {
       spdlog::error("hub: {}", st.error().message);
       return 1;
@@ -69,6 +71,7 @@ int run_hub(const HubConfig& cfg, double exit_after_s) {
   std::fflush(stdout);
   wait_for_signal(exit_after_s);
   spdlog::info("hub: stopping");
+  hub.set_downlink({});
   if (mqtt) mqtt->stop();
   http.stop();
   hub.stop();

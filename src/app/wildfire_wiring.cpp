@@ -26,10 +26,37 @@ class FireProcessor : public hub::Processor {
   wildfire::FireLocator locator_;
 };
 
-class SmokeCameraSource : public edge::Source {
+// A camera with a smoke watcher. Operator verdicts on its alerts (smoke_feedback from the hub) arrive on the
+// transport's thread; they wait here until the camera's thread applies them between two frames.
+class SmokeSource : public edge::Source {
+ public:
+  explicit SmokeSource(std::string camera) : camera_(std::move(camera)) {}
+  void on_downlink(const Message& m) override {
+    auto cam = m.payload.find("camera");
+    if (m.kind != "smoke_feedback" || cam == m.payload.end() || *cam != camera_) return;
+    if (!inbox_.push(m)) spdlog::warn("smoke camera {}: too much feedback waiting; the oldest was dropped", camera_);
+  }
+
+ protected:
+  void apply_feedback(wildfire::SmokeWatcher& watcher) {
+    for (const auto& m : inbox_.take()) {
+      if (auto st = watcher.apply_feedback(m); !st)
+        spdlog::warn("smoke camera {}: feedback {}: {}", camera_, m.id, st.error().message);
+      else
+        spdlog::info("smoke camera {}: alert {} {}", camera_, m.payload.at("alert").get<std::string>(),
+                     m.payload.at("verdict").get<std::string>());
+    }
+  }
+
+ private:
+  std::string camera_;
+  edge::Inbox inbox_;
+};
+
+class SmokeCameraSource : public SmokeSource {
  public:
   SmokeCameraSource(const SiteConfig& site, CameraConfig cam, Metrics& metrics)
-      : site_(site), cam_(std::move(cam)), metrics_(metrics) {}
+      : SmokeSource(cam.id), site_(site), cam_(std::move(cam)), metrics_(metrics) {}
   std::string name() const override { return "smoke-" + cam_.id; }
 
   void run(std::stop_token stop, bus::Publisher& out) override {
@@ -54,6 +81,7 @@ class SmokeCameraSource : public edge::Source {
     worker.start();
     video::Frame frame;
     while (!stop.stop_requested() && !worker.finished()) {
+      apply_feedback(**watcher);
       if (!worker.next(frame, 200)) continue;
       for (auto& m : (*watcher)->feed(frame.bgr, frame.ts_ms)) (void)out.publish(m);
     }
@@ -68,10 +96,10 @@ class SmokeCameraSource : public edge::Source {
 
 // Demo: a smoke plume composited onto a recorded mountain view, seen by the tower camera that looks towards
 // it. Each cycle shows the empty view, then the plume rising for a few minutes of demo time, then clears.
-class DemoSmokeSource : public edge::Source {
+class DemoSmokeSource : public SmokeSource {
  public:
   DemoSmokeSource(wildfire::CameraConfig cam, wildfire::PlumeCycle scene, double speed)
-      : cam_(std::move(cam)), scene_(std::move(scene)), speed_(std::max(speed, 0.01)) {}
+      : SmokeSource(cam.camera), cam_(std::move(cam)), scene_(std::move(scene)), speed_(std::max(speed, 0.01)) {}
   std::string name() const override { return "smoke-demo-" + cam_.camera; }
 
   void run(std::stop_token stop, bus::Publisher& out) override {
@@ -83,6 +111,7 @@ class DemoSmokeSource : public edge::Source {
     // One frame every 10 s of demo time: a 4-minute cycle.
     const auto period = std::chrono::duration<double>(10.0 / speed_);
     for (int i = 0; !stop.stop_requested(); ++i) {
+      apply_feedback(**watcher);
       for (auto& m : (*watcher)->feed(scene_.frame(i), tw::now_ms())) (void)out.publish(m);
       if (!tw::sleep_for(stop, period)) return;
     }

@@ -15,7 +15,9 @@ struct Registry {
   std::mutex mu;
   std::map<std::string, KindSpec, std::less<>> kinds;
   Registry() {
-    auto add = [&](std::string k, std::vector<FieldSpec> f) { kinds[k] = KindSpec{k, std::move(f)}; };
+    auto add = [&](std::string k, std::vector<FieldSpec> f, bool down = false) {
+      kinds[k] = KindSpec{k, std::move(f), down};
+    };
     add("heartbeat", {{"uptime_s", VT::number_float}, {"outbox_depth", VT::number_float}});
     add("status", {{"state", VT::string}});
     add("pick", {{"network", VT::string}, {"station", VT::string}, {"channel", VT::string},
@@ -32,6 +34,7 @@ struct Registry {
     add("change", {{"camera", VT::string}, {"zone", VT::string}, {"area_px", VT::number_float}});
     add("camera_status", {{"camera", VT::string}, {"state", VT::string}});
     add("test", {{"seq", VT::number_float}});
+    add("smoke_feedback", {{"alert", VT::string}, {"camera", VT::string}, {"verdict", VT::string}}, true);
   }
 };
 
@@ -90,6 +93,10 @@ bool is_valid_id(std::string_view s) {
 }
 
 std::string topic_for(std::string_view site, std::string_view kind) { return fmt::format("tw/v1/{}/{}", site, kind); }
+
+std::string downlink_topic(std::string_view site, std::string_view kind) {
+  return fmt::format("tw/v1/to/{}/{}", site, kind);
+}
 
 bool split_topic(std::string_view topic, std::string& site, std::string& kind) {
   constexpr std::string_view prefix = "tw/v1/";
@@ -156,7 +163,10 @@ Result<Message> parse_message(std::string_view raw, std::string_view topic) {
   m.payload = *payload;
   if (!topic.empty()) {
     std::string ts_site, ts_kind;
-    if (!split_topic(topic, ts_site, ts_kind) || ts_site != m.site || ts_kind != m.kind)
+    const bool matches = is_downlink_kind(m.kind)
+                             ? topic == downlink_topic(m.site, m.kind)
+                             : split_topic(topic, ts_site, ts_kind) && ts_site == m.site && ts_kind == m.kind;
+    if (!matches)
       return make_error("topic_mismatch", fmt::format("topic '{}' does not match site '{}' and kind '{}'", topic,
                                                       m.site, m.kind));
   }
@@ -175,6 +185,13 @@ bool is_known_kind(std::string_view kind) {
   auto& r = registry();
   std::lock_guard lock(r.mu);
   return r.kinds.find(kind) != r.kinds.end();
+}
+
+bool is_downlink_kind(std::string_view kind) {
+  auto& r = registry();
+  std::lock_guard lock(r.mu);
+  auto it = r.kinds.find(kind);
+  return it != r.kinds.end() && it->second.downlink;
 }
 
 std::vector<std::string> known_kinds() {

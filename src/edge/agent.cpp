@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "tw/core/time.hpp"
@@ -14,6 +15,21 @@ EdgeAgent::EdgeAgent(SiteConfig cfg, bus::Publisher& out, Metrics& metrics)
 EdgeAgent::~EdgeAgent() { stop(); }
 
 void EdgeAgent::add_source(std::unique_ptr<Source> s) { sources_.push_back(std::move(s)); }
+
+bool Inbox::push(Message m) {
+  std::lock_guard lock(mu_);
+  const bool room = q_.size() < capacity_;
+  if (!room) q_.pop_front();
+  q_.push_back(std::move(m));
+  return room;
+}
+
+std::vector<Message> Inbox::take() {
+  std::lock_guard lock(mu_);
+  std::vector<Message> out(std::make_move_iterator(q_.begin()), std::make_move_iterator(q_.end()));
+  q_.clear();
+  return out;
+}
 
 Message make_status_message(const SiteConfig& cfg, bool online) {
   nlohmann::json cams = nlohmann::json::array();
@@ -35,6 +51,19 @@ Message EdgeAgent::heartbeat_message() const {
   return make_message(cfg_.id, "heartbeat", now_ms(),
                       {{"uptime_s", static_cast<double>(now_ms() - started_ms_) / 1000.0},
                        {"outbox_depth", depth.value()}});
+}
+
+Status EdgeAgent::deliver(const Message& m) {
+  const bool ours = m.site == cfg_.id && is_downlink_kind(m.kind);
+  metrics_.counter("tw_downlink_received_total", "Messages from the hub, by kind and outcome",
+                   {{"kind", is_known_kind(m.kind) ? m.kind : "unknown"}, {"result", ours ? "delivered" : "rejected"}})
+      .inc();
+  if (!ours)
+    return make_error("bad_downlink",
+                      fmt::format("site {}: message {} ({} for site {}) is not a message from the hub to this site",
+                                  cfg_.id, m.id, m.kind, m.site));
+  for (auto& s : sources_) s->on_downlink(m);
+  return {};
 }
 
 void EdgeAgent::start() {

@@ -647,6 +647,8 @@ void HttpServer::setup() {
       auto r = ack ? hub_.acknowledge(a->id, user_of(t)) : hub_.clear(a->id, user_of(t));
       if (!r) return store_error(res, r.error());
       if (!*r) return not_found(res, "no such alarm");
+      // The first verdict on a smoke alarm goes back to the camera that raised it.
+      if (a->type == "smoke" && a->ack_ms == 0 && a->clear_ms == 0) hub_.send_smoke_verdict(**r, ack, *label);
       send_json(res, 200, to_json(**r));
     };
   };

@@ -457,6 +457,36 @@ Result<std::optional<store::AlarmRecord>> Hub::clear(std::int64_t id, const std:
   return r;
 }
 
+void Hub::set_downlink(Downlink d) {
+  std::lock_guard lock(downlink_mu_);
+  downlink_ = std::move(d);
+}
+
+void Hub::send_smoke_verdict(const store::AlarmRecord& a, bool confirmed, const std::string& label) {
+  const auto alert = a.details.value("event", std::string{});
+  const auto slash = a.source.find('/');  // smoke alarms are raised per "<site>/<camera>"
+  if (a.type != "smoke" || a.site.empty() || alert.empty() || slash == std::string::npos) return;
+  nlohmann::json p{{"alert", alert}, {"camera", a.source.substr(slash + 1)},
+                   {"verdict", confirmed ? "confirmed" : "dismissed"}};
+  if (!confirmed) p["label"] = label;
+  const Message m = make_message(a.site, "smoke_feedback", tw::now_ms(), std::move(p));
+  Downlink send;
+  {
+    std::lock_guard lock(downlink_mu_);
+    send = downlink_;
+  }
+  const char* result = "sent";
+  if (!send) {
+    result = "unrouted";
+  } else if (auto st = send(m); !st) {
+    result = "failed";
+    spdlog::warn("hub: {} for alarm {} to site {}: {}", m.kind, a.id, m.site, st.error().message);
+  }
+  metrics_.counter("tw_downlink_total", "Messages sent to sites, by kind and outcome",
+                   {{"kind", m.kind}, {"result", result}})
+      .inc();
+}
+
 Result<std::optional<store::AlarmRecord>> Hub::assign(std::int64_t id, const std::string& assignee,
                                                       const std::string& user) {
   auto r = store_->assign_alarm(id, assignee, tw::now_ms(), user);

@@ -111,6 +111,11 @@ TemporalFilter& SmokeWatcher::filter(const std::string& preset) {
   return it->second;
 }
 
+bool SmokeWatcher::is_nuisance(const std::string& preset, float cx_frac, float cy_frac, std::int64_t ts_ms) const {
+  auto it = filters_.find(preset);
+  return it != filters_.end() && it->second.is_nuisance(cx_frac, cy_frac, ts_ms);
+}
+
 Result<nlohmann::json> SmokeWatcher::snapshot(const cv::Mat& bgr, const SmokeBox& box) {
   if (!redactor_) {
     tw::video::RedactConfig rc;
@@ -215,6 +220,26 @@ Status SmokeWatcher::dismiss(const std::string& id, DismissReason, std::int64_t 
   if (it == alerts_.end()) return make_error("unknown_alert", fmt::format("no recent smoke alert with id {}", id));
   filter(it->second.preset).dismiss(it->second.box, it->second.width, it->second.height, ts_ms);
   return {};
+}
+
+Status SmokeWatcher::apply_feedback(const Message& m) {
+  auto text = [&m](const char* key) {
+    auto it = m.payload.find(key);
+    return it != m.payload.end() && it->is_string() ? it->get<std::string>() : std::string{};
+  };
+  const auto camera = text("camera");
+  if (m.kind != "smoke_feedback" || m.site != cam_.site || camera != cam_.camera)
+    return make_error("bad_input", fmt::format("message {} ({} for {}/{}) is not smoke feedback for camera {}/{}", m.id,
+                                               m.kind, m.site, camera, cam_.site, cam_.camera));
+  const auto alert = text("alert");
+  const auto verdict = text("verdict");
+  if (verdict == "confirmed") return confirm(alert);
+  if (verdict != "dismissed")
+    return make_error("bad_input", fmt::format("smoke feedback {}: verdict '{}' is not confirmed or dismissed", m.id,
+                                               verdict));
+  auto reason = parse_dismiss_reason(text("label"));
+  if (!reason) return make_error("bad_input", fmt::format("smoke feedback {}: {}", m.id, reason.error().message));
+  return dismiss(alert, *reason, m.ts_ms);
 }
 
 }  // namespace tw::wildfire

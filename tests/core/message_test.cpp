@@ -64,3 +64,27 @@ TEST(Message, SplitsTopics) {
   EXPECT_FALSE(tw::split_topic("tw/v2/tower-7/pick", site, kind));
   EXPECT_FALSE(tw::split_topic("tw/v1/tower-7", site, kind));
 }
+
+// What the hub sends a site travels outside the hub's own subscription (tw/v1/+/+) and is accepted on its
+// downlink topic only.
+TEST(Message, DownlinkKindsTravelOnTheSiteDownlinkTopic) {
+  EXPECT_EQ(tw::downlink_topic("tower-7", "smoke_feedback"), "tw/v1/to/tower-7/smoke_feedback");
+  EXPECT_TRUE(tw::is_downlink_kind("smoke_feedback"));
+  EXPECT_FALSE(tw::is_downlink_kind("smoke"));
+  EXPECT_FALSE(tw::is_downlink_kind("no_such_kind"));
+  std::string site, kind;
+  EXPECT_FALSE(tw::split_topic(tw::downlink_topic("tower-7", "smoke_feedback"), site, kind));
+  auto m = tw::make_message("tower-7", "smoke_feedback", 1,
+                            {{"alert", "01ARZ3NDEKTSV4RRFFQ69G5FAV"}, {"camera", "north"}, {"verdict", "dismissed"}});
+  EXPECT_TRUE(tw::parse_message(m.to_json(), "tw/v1/to/tower-7/smoke_feedback"));
+  auto uplink = tw::parse_message(m.to_json(), m.topic());  // a site cannot send it to the hub
+  ASSERT_FALSE(uplink);
+  EXPECT_EQ(uplink.error().code, "topic_mismatch");
+  auto elsewhere = tw::parse_message(m.to_json(), "tw/v1/to/tower-8/smoke_feedback");
+  ASSERT_FALSE(elsewhere);
+  EXPECT_EQ(elsewhere.error().code, "topic_mismatch");
+  m.payload.erase("verdict");
+  auto missing = tw::parse_message(m.to_json(), "tw/v1/to/tower-7/smoke_feedback");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, "bad_payload");
+}

@@ -1,6 +1,7 @@
 // Hub API behaviour: bad requests, the alarm lifecycle over HTTP, tenants and keys, evidence and
 // bundles, feeds, and the OpenAPI document against the real routes.
 #include <algorithm>
+#include <mutex>
 #include <set>
 
 #include "api_fixture.hpp"
@@ -157,8 +158,21 @@ TEST_F(Api, AlarmLifecycleOverHttp) {
 }
 
 TEST_F(Api, SmokeAlarmIsConfirmedOrDismissedWithALabel) {
+  // Verdicts go back to the camera's site (here captured instead of published over MQTT).
+  std::mutex sent_mu;
+  std::vector<tw::Message> sent;
+  hub->set_downlink([&](const tw::Message& m) -> tw::Status {
+    std::lock_guard lock(sent_mu);
+    sent.push_back(m);
+    return {};
+  });
+  auto sent_now = [&] {
+    std::lock_guard lock(sent_mu);
+    return sent;
+  };
   const std::string forestry = keys.at("forestry-bureau");
   const std::string base = "/api/v1/alarms/" + std::to_string(alarm_of("smoke", "site-oaxaca"));
+  const std::string smoke_event = get(base, forestry).json()["details"]["event"];
   // Dismissing an unconfirmed smoke alarm needs a label from the list; an unknown label names the choices.
   auto no_label = request("POST", base + "/clear", forestry, R"({"reason":"looked like it"})");
   EXPECT_EQ(no_label.status, 400);
@@ -181,6 +195,13 @@ TEST_F(Api, SmokeAlarmIsConfirmedOrDismissedWithALabel) {
   EXPECT_EQ(h[1]["action"], "commented");
   EXPECT_EQ(h[1]["text"], "dismissed (fog): valley fog at dawn");
   EXPECT_NE(get("/metrics", "").body.find("tw_smoke_dismissed_total{label=\"fog\"} 1"), std::string::npos);
+  auto verdicts = sent_now();
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].site, "site-oaxaca");
+  EXPECT_EQ(verdicts[0].kind, "smoke_feedback");
+  EXPECT_EQ(verdicts[0].payload,
+            (nlohmann::json{{"alert", smoke_event}, {"camera", "cam1"}, {"verdict", "dismissed"}, {"label", "fog"}}));
+  EXPECT_TRUE(tw::validate_payload(verdicts[0].kind, verdicts[0].payload));
 
   // A confirmed smoke alarm (acknowledged) is later cleared without a label, like any alarm.
   const std::string op = keys.at("operator-admin");
@@ -193,6 +214,15 @@ TEST_F(Api, SmokeAlarmIsConfirmedOrDismissedWithALabel) {
   // Other alarm types take no label.
   const std::string quake = "/api/v1/alarms/" + std::to_string(alarm_of("quake", "site-valley"));
   EXPECT_EQ(request("POST", quake + "/clear", op, R"({"label":"cloud"})").status, 200);
+  // The confirmation went to site-valley; clearing a confirmed alarm or another type sends nothing more.
+  verdicts = sent_now();
+  ASSERT_EQ(verdicts.size(), 2u);
+  EXPECT_EQ(verdicts[1].site, "site-valley");
+  EXPECT_EQ(verdicts[1].payload["verdict"], "confirmed");
+  EXPECT_FALSE(verdicts[1].payload.contains("label"));
+  EXPECT_NE(get("/metrics", "").body.find("tw_downlink_total{kind=\"smoke_feedback\",result=\"sent\"} 2"),
+            std::string::npos);
+  hub->set_downlink({});
 }
 
 TEST_F(Api, ChangeAlarmPerZoneWithItsEvidence) {

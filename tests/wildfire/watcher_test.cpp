@@ -121,11 +121,32 @@ TEST(SmokeWatcher, CompositedPlumeAlertsAfterOnsetOnly) {
   ASSERT_FALSE(dec.empty());
   EXPECT_EQ(dec.cols, 640);
   EXPECT_LT(alert.to_json().size(), 80u * 1024);
-  // Operator feedback by id.
-  EXPECT_TRUE((*w)->dismiss(alert.id, DismissReason::cloud, alert.ts_ms));
-  auto bad = (*w)->confirm("01ARZ3NDEKTSV4RRFFQ69G5FAV");
+  // Operator feedback as the hub sends it: a dismissal makes the alert's spot a nuisance region (the alert
+  // counts once, the dismissal twice: nuisance_after = 3), a confirmation there clears it.
+  const float cx = static_cast<float>((x0 + x1) / 2 / bg.cols), cy = static_cast<float>((y0 + y1) / 2 / bg.rows);
+  EXPECT_FALSE((*w)->is_nuisance("", cx, cy, alert.ts_ms));
+  auto verdict = [&](nlohmann::json p) {
+    return (*w)->apply_feedback(tw::make_message("tower-7", "smoke_feedback", alert.ts_ms + 60'000, std::move(p)));
+  };
+  auto wrong_camera = verdict({{"alert", alert.id}, {"camera", "south"}, {"verdict", "dismissed"}, {"label", "fog"}});
+  ASSERT_FALSE(wrong_camera);
+  EXPECT_EQ(wrong_camera.error().code, "bad_input");
+  auto no_label = verdict({{"alert", alert.id}, {"camera", "north"}, {"verdict", "dismissed"}});
+  ASSERT_FALSE(no_label);
+  EXPECT_NE(no_label.error().message.find("dismiss reason '' is not cloud"), std::string::npos) << no_label.error().message;
+  auto bad_verdict = verdict({{"alert", alert.id}, {"camera", "north"}, {"verdict", "maybe"}});
+  ASSERT_FALSE(bad_verdict);
+  EXPECT_NE(bad_verdict.error().message.find("verdict 'maybe'"), std::string::npos);
+  EXPECT_FALSE((*w)->is_nuisance("", cx, cy, alert.ts_ms + 60'000));  // nothing applied so far
+  ASSERT_TRUE(verdict({{"alert", alert.id}, {"camera", "north"}, {"verdict", "dismissed"}, {"label", "cloud"}}));
+  EXPECT_TRUE((*w)->is_nuisance("", cx, cy, alert.ts_ms + 60'000));
+  EXPECT_FALSE((*w)->is_nuisance("", 1 - cx, 0.05f, alert.ts_ms + 60'000));  // elsewhere in the view
+  ASSERT_TRUE(verdict({{"alert", alert.id}, {"camera", "north"}, {"verdict", "confirmed"}}));
+  EXPECT_FALSE((*w)->is_nuisance("", cx, cy, alert.ts_ms + 60'000));
+  auto bad = verdict({{"alert", "01ARZ3NDEKTSV4RRFFQ69G5FAV"}, {"camera", "north"}, {"verdict", "confirmed"}});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, "unknown_alert");
+  EXPECT_TRUE((*w)->dismiss(alert.id, DismissReason::cloud, alert.ts_ms));
   EXPECT_TRUE(parse_dismiss_reason("industrial_smoke"));
   EXPECT_FALSE(parse_dismiss_reason("aliens"));
 }

@@ -1,7 +1,8 @@
 #pragma once
 // The versioned message model shared by edge, bus and hub. On the wire a message is JSON:
 //   {"v":1,"id":"<ULID>","site":"<site id>","kind":"<kind>","ts":<UTC ms>,"payload":{...}}
-// and travels on MQTT topic tw/v1/<site>/<kind>. Kinds and their payloads: docs/messages.md.
+// and travels on MQTT topic tw/v1/<site>/<kind>; the few kinds the hub sends to a site (downlink) travel on
+// tw/v1/to/<site>/<kind>. Kinds and their payloads: docs/messages.md.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -35,6 +36,8 @@ Message make_message(std::string site, std::string kind, std::int64_t ts_ms, nlo
 bool is_valid_id(std::string_view s);
 
 std::string topic_for(std::string_view site, std::string_view kind);
+// The topic of a message from the hub to a site (tw/v1/to/<site>/<kind>): outside the hub's tw/v1/+/+.
+std::string downlink_topic(std::string_view site, std::string_view kind);
 // Splits "tw/v1/<site>/<kind>"; returns false when the topic is not ours.
 bool split_topic(std::string_view topic, std::string& site, std::string& kind);
 
@@ -50,10 +53,12 @@ struct FieldSpec {
 struct KindSpec {
   std::string kind;
   std::vector<FieldSpec> required;
+  bool downlink = false;  // sent by the hub to a site, never by a site
 };
 // Registers (or replaces) a kind. Built-in kinds are registered at start-up.
 void register_message_kind(KindSpec spec);
 bool is_known_kind(std::string_view kind);
+bool is_downlink_kind(std::string_view kind);
 std::vector<std::string> known_kinds();
 Status validate_payload(std::string_view kind, const nlohmann::json& payload);
 

@@ -1,10 +1,13 @@
 #pragma once
 // The site agent: runs the site's sources (sensors, cameras, analysers) and sends what they produce
 // through a Publisher (the durable outbox in production, the in-process bus in the demo). It also
-// announces the site (status online, with its description) and sends heartbeats.
+// announces the site (status online, with its description) and sends heartbeats, and hands what the hub sends
+// the site (downlink kinds such as smoke_feedback) to its sources.
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -12,7 +15,9 @@
 
 #include "tw/bus/bus.hpp"
 #include "tw/core/config.hpp"
+#include "tw/core/message.hpp"
 #include "tw/core/metrics.hpp"
+#include "tw/core/result.hpp"
 
 namespace tw::edge {
 
@@ -23,6 +28,24 @@ class Source {
   virtual std::string name() const = 0;
   // Runs until the stop token is triggered or the source is exhausted.
   virtual void run(std::stop_token stop, bus::Publisher& out) = 0;
+  // A message from the hub for this site. Called from another thread than run(), possibly while it runs or
+  // before it starts; a source that uses it keeps it for run() to apply. Default: not for this source.
+  virtual void on_downlink(const Message&) {}
+};
+
+// Messages handed from the transport's thread to a source's own thread (see Source::on_downlink): bounded, the
+// oldest dropped first when full, taken all at once.
+class Inbox {
+ public:
+  explicit Inbox(size_t capacity = 1000) : capacity_(capacity) {}
+  // False when the inbox was full and dropped its oldest message to make room.
+  bool push(Message m);
+  std::vector<Message> take();
+
+ private:
+  std::mutex mu_;
+  std::deque<Message> q_;
+  size_t capacity_;
 };
 
 // The site's announcement: status online/offline with its description (the hub registers sites from it).
@@ -38,6 +61,8 @@ class EdgeAgent {
   void add_source(std::unique_ptr<Source> s);
   void start();
   void stop();
+  // A message from the hub: checked (a downlink kind addressed to this site), counted, given to every source.
+  Status deliver(const Message& m);
   // True once every source has returned by itself.
   bool sources_done() const { return done_.load() == static_cast<int>(sources_.size()); }
 

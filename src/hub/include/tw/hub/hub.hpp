@@ -125,6 +125,14 @@ class Hub : private HubContext {
   // Adds a comment; returns the alarm (nullopt when there is no such alarm).
   Result<std::optional<store::AlarmRecord>> comment(std::int64_t id, const std::string& text, const std::string& user);
 
+  // Messages from the hub to a site (downlink kinds): the hub runner publishes them over MQTT, the demo hands
+  // them to its agents. Without one, nothing is sent (counted as unrouted).
+  using Downlink = std::function<Status(const Message&)>;
+  void set_downlink(Downlink d);
+  // An operator's verdict on a smoke alarm, sent to its camera's site (`smoke_feedback`) so that the watcher
+  // that raised it learns from it: confirmed, or dismissed with what was seen instead (label).
+  void send_smoke_verdict(const store::AlarmRecord& a, bool confirmed, const std::string& label);
+
   // Runs one presence check now (tests call this with an explicit time).
   void check_presence(std::int64_t now_ms);
 
@@ -154,6 +162,9 @@ class Hub : private HubContext {
   std::recursive_mutex ingest_mu_;  // one ingest at a time; processors may emit while it is held
   std::vector<Message> pending_;    // derived messages waiting to be ingested
   bool draining_ = false;
+
+  std::mutex downlink_mu_;
+  Downlink downlink_;
 
   std::mutex sites_mu_;
   std::map<std::string, store::SiteRecord> sites_;  // cache of the store's sites

@@ -8,6 +8,7 @@
 //   auto w = tw::wildfire::SmokeWatcher::create(cfg, camera);
 //   for (...) for (tw::Message& m : w->feed(frame, ts_ms)) outbox.put(m);
 //   w->dismiss(alert_id, tw::wildfire::DismissReason::cloud);   // operator feedback teaches nuisance regions
+//   w->apply_feedback(smoke_feedback_message);                   // the same, as the hub sends it to the site
 //
 // Hub: one FireLocator. on_smoke() keeps the latest bearing of each site and intersects bearings from two or more
 // sites into a `fire` message (docs/messages/fire.md) with an error ellipse, updated as more views arrive.
@@ -87,6 +88,13 @@ class SmokeWatcher {
   // Operator feedback by alert id (the smoke message id). Errors: unknown_alert.
   Status confirm(const std::string& alert_id);
   Status dismiss(const std::string& alert_id, DismissReason reason, std::int64_t ts_ms);
+  // A `smoke_feedback` message from the hub (docs/messages/smoke_feedback.md) for this camera: confirm() or
+  // dismiss() at the message's time. Errors: bad_input (another kind or camera, unknown verdict or label),
+  // unknown_alert (not one of this watcher's recent alerts, e.g. raised before a restart).
+  Status apply_feedback(const Message& feedback);
+
+  // Whether a point (fractions of the frame) of a preset lies in a learned nuisance region at ts_ms.
+  bool is_nuisance(const std::string& preset, float cx_frac, float cy_frac, std::int64_t ts_ms) const;
 
   const SmokeResult& last_result() const { return last_; }
   const std::vector<WatchAlert>& last_alerts() const { return last_alerts_; }
