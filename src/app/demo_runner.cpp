@@ -100,7 +100,7 @@ int run_demo(const DemoOptions& opts) {
   wait_for_signal(opts.exit_after_s);
   spdlog::info("demo: stopping");
   for (auto& a : agents) a->stop();
-  http.stop();  // before the agents go: no verdict can reach them after this
+  http.stop();  // no verdict reaches the agents after this, before they are destroyed
   hub.stop();
   return 0;
 }

@@ -61,11 +61,11 @@ int run_hub(const HubConfig& cfg, double exit_after_s) {
     // Rejected messages are acknowledged too (they are counted and logged; redelivering them would
     // not make them valid).
     mqtt->on_messages([&hub](std::span<const RawMessage> batch) { return hub.ingest_raw_batch(batch); });
-    hub.set_downlink(mqtt_downlink(*mqtt));
     if (auto st = mqtt->start(); !st) {
       spdlog::error("hub: {}", st.error().message);
       return 1;
     }
+    hub.set_downlink(mqtt_downlink(*mqtt));  // operators' smoke verdicts to the sites
   }
   std::printf("towerwatch hub listening on %s\n", http.url().c_str());
   std::fflush(stdout);

@@ -50,6 +50,7 @@ Status validate(const TemporalConfig& c) {
   }
   if (c.nuisance_grid_cols < 1 || c.nuisance_grid_rows < 1 || c.nuisance_grid_cols > 256 || c.nuisance_grid_rows > 256)
     return bad("smoke.nuisance_grid: columns and rows must be in [1, 256]");
+  if (!(c.min_change >= 0 && c.min_change <= 255)) return bad("smoke.min_change: outside [0, 255]");
   if (c.nuisance_after < 1) return bad(fmt::format("smoke.nuisance_after: {} must be >= 1", c.nuisance_after));
   if (c.nuisance_memory_ms <= 0) return bad("smoke.nuisance_memory_ms: must be > 0");
   if (!(c.night_luma >= 0 && c.night_luma <= 255)) return bad("smoke.night_luma: outside [0, 255]");

@@ -163,11 +163,38 @@ std::vector<Message> SmokeWatcher::feed(const cv::Mat& bgr, const FrameMeta& met
   stats_ = frame_stats(bgr, cfg_.temporal.night_luma);
   auto& f = filter(meta.preset);
   const auto alerts = f.update(last_, bgr.cols, bgr.rows, meta.ts_ms, stats_);
+  Thumb now{meta.ts_ms, {}};
+  cv::Mat grey;
+  if (bgr.channels() == 1)
+    grey = bgr;
+  else
+    cv::cvtColor(bgr, grey, bgr.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+  cv::resize(grey, now.grey, cv::Size(160, 120), 0, 0, cv::INTER_AREA);
+  auto& history = thumbs_[meta.preset];
+  // How much the box changed since the region's first hit (the oldest kept frame when that is older).
+  auto changed = [&](const TemporalAlert& a) {
+    if (history.empty()) return 255.0;
+    auto ref = std::find_if(history.begin(), history.end(), [&](const Thumb& t) { return t.ts_ms >= a.first_seen_ms; });
+    if (ref == history.end()) return 255.0;  // first hit in this frame: nothing to compare with
+    const double sx = 160.0 / bgr.cols, sy = 120.0 / bgr.rows;
+    const int x0 = std::clamp(static_cast<int>(std::floor(a.box.x0 * sx)), 0, 159);
+    const int y0 = std::clamp(static_cast<int>(std::floor(a.box.y0 * sy)), 0, 119);
+    const int x1 = std::clamp(static_cast<int>(std::ceil(a.box.x1 * sx)), x0 + 1, 160);
+    const int y1 = std::clamp(static_cast<int>(std::ceil(a.box.y1 * sy)), y0 + 1, 120);
+    const cv::Rect roi(x0, y0, x1 - x0, y1 - y0);
+    cv::Mat diff;
+    cv::absdiff(now.grey(roi), ref->grey(roi), diff);
+    return cv::mean(diff)[0];
+  };
   CameraPose pose = cam_.pose;
   if (meta.pan_deg) pose.pan_deg = *meta.pan_deg;
   if (meta.tilt_deg) pose.tilt_deg = *meta.tilt_deg;
   if (meta.hfov_deg) pose.hfov_deg = *meta.hfov_deg;
   for (const auto& a : alerts) {
+    if (cfg_.temporal.min_change > 0 && changed(a) < cfg_.temporal.min_change) {
+      ++unchanged_suppressed_;  // a still image or a frozen stream: no rising plume
+      continue;
+    }
     const double cx = (a.box.x0 + a.box.x1) / 2.0;
     // The fire is at the base of the plume: take the bearing of the box's bottom centre.
     const Bearing b = pixel_bearing(pose, bgr.cols, bgr.rows, cx, a.box.y1, a.box.width() / 2.0);
@@ -205,6 +232,8 @@ std::vector<Message> SmokeWatcher::feed(const cv::Mat& bgr, const FrameMeta& met
     last_alerts_.push_back(WatchAlert{a, b, msg.id, meta.preset});
     out.push_back(std::move(msg));
   }
+  history.push_back(std::move(now));
+  while (history.size() > static_cast<size_t>(cfg_.temporal.window)) history.pop_front();
   return out;
 }
 

@@ -63,7 +63,9 @@ TEST(SmokeModel, MatchesTheTrainingRecipeGoldenScores) {
     cv::Mat img = cv::imread((tw::data_dir() / "wildfire/hpwren_smoke" / file).string());
     ASSERT_FALSE(img.empty()) << file;
     const auto r = m->infer(img);
-    EXPECT_NEAR(r.score, score.get<double>(), 2e-3) << file;
+    // The recipe scores with numpy's float32 standardisation, the C++ side with cv::meanStdDev (double): the
+    // last bits of the input differ, and the fine-tuned head turns that into up to ~3e-3 on scores mid-slope.
+    EXPECT_NEAR(r.score, score.get<double>(), 5e-3) << file;
     EXPECT_EQ(r.heat.rows, 60) << "640x480 at its own resolution: one cell per 8x8 pixels";
     EXPECT_EQ(r.heat.cols, 80);
   }

@@ -20,7 +20,7 @@ constexpr std::int64_t kStep = 30'000;  // one frame every 30 s
 }  // namespace
 
 TEST(Temporal, FourOfEightVote) {
-  TemporalFilter f;  // defaults: 4 of 8, threshold kShippedThreshold (0.519)
+  TemporalFilter f;  // defaults: 4 of 8, threshold kShippedThreshold (0.497)
   // Hits on frames 0, 2, 4 (alternating with misses) then the 4th hit on frame 6 raises the alert.
   for (int i = 0; i < 6; ++i) {
     auto a = f.update(i % 2 == 0 ? one_box(0.95f) : one_box(0.f), 640, 480, i * kStep);

@@ -125,8 +125,8 @@ TEST(SmokeWatcher, CompositedPlumeAlertsAfterOnsetOnly) {
   // counts once, the dismissal twice: nuisance_after = 3), a confirmation there clears it.
   const float cx = static_cast<float>((x0 + x1) / 2 / bg.cols), cy = static_cast<float>((y0 + y1) / 2 / bg.rows);
   EXPECT_FALSE((*w)->is_nuisance("", cx, cy, alert.ts_ms));
-  auto verdict = [&](nlohmann::json p) {
-    return (*w)->apply_feedback(tw::make_message("tower-7", "smoke_feedback", alert.ts_ms + 60'000, std::move(p)));
+  auto verdict = [&](nlohmann::json payload) {
+    return (*w)->apply_feedback(tw::make_message("tower-7", "smoke_feedback", alert.ts_ms + 60'000, std::move(payload)));
   };
   auto wrong_camera = verdict({{"alert", alert.id}, {"camera", "south"}, {"verdict", "dismissed"}, {"label", "fog"}});
   ASSERT_FALSE(wrong_camera);
@@ -149,6 +149,41 @@ TEST(SmokeWatcher, CompositedPlumeAlertsAfterOnsetOnly) {
   EXPECT_TRUE((*w)->dismiss(alert.id, DismissReason::cloud, alert.ts_ms));
   EXPECT_TRUE(parse_dismiss_reason("industrial_smoke"));
   EXPECT_FALSE(parse_dismiss_reason("aliens"));
+}
+
+// A plume that never changes (a still image, a frozen stream) is held back; the same frames alert when the
+// change check is off.
+TEST(SmokeWatcher, UnchangingPlumeIsHeldBack) {
+  cv::Mat f = cv::imread(
+      (tw::data_dir() / "wildfire/hpwren_smoke/no_smoke_probable/ck0k9fufs4li70794mw8kd24d.jpeg").string());
+  ASSERT_FALSE(f.empty());
+  auto sprite = load_sprite((tw::data_dir() / "wildfire/pyronear_synthetic/test_smoke.mp4").string());
+  ASSERT_TRUE(sprite) << sprite.error().message;
+  blend_sprite(f, (*sprite)[100], sprite->front().size(), SpriteSpec{0.5f, 0.6f, 0.35f, 0.9f});
+  CameraConfig cam{"tower-7", "north", {}};
+  cam.pose.azimuth_deg = 200;
+  cam.pose.hfov_deg = 60;
+  auto alerts_with = [&](float min_change, std::int64_t& held_back) {
+    WatcherConfig wc;
+    wc.snapshot.enabled = false;
+    wc.temporal.min_change = min_change;
+    auto w = SmokeWatcher::create(wc, cam);
+    EXPECT_TRUE(w) << w.error().message;
+    size_t n = 0;
+    for (int i = 0; i < 8; ++i) n += (*w)->feed(f, 1'700'000'000'000 + i * 30'000LL).size();
+    held_back = (*w)->unchanged_suppressed();
+    return n;
+  };
+  std::int64_t held = 0;
+  EXPECT_EQ(alerts_with(0.f, held), 1u);
+  EXPECT_EQ(held, 0);
+  EXPECT_EQ(alerts_with(0.5f, held), 0u);
+  EXPECT_EQ(held, 1);
+  WatcherConfig bad;
+  bad.temporal.min_change = -1;
+  auto w = SmokeWatcher::create(bad, cam);
+  ASSERT_FALSE(w);
+  EXPECT_NE(w.error().message.find("smoke.min_change"), std::string::npos);
 }
 
 // The demo's scene (src/app) must raise the smoke alarm it is there to show, at the plume, after it appears.

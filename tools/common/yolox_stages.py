@@ -59,10 +59,11 @@ def pad_to(x: np.ndarray, multiple: int) -> np.ndarray:
 
 class OnnxPrefix(nn.Module):
     """The part of an ONNX graph (Conv, Sigmoid, Mul, Add, Concat, Slice, MaxPool, nearest Resize x2) that
-    computes the named tensors, as frozen torch modules: traced again at export, so a head's ONNX carries the
-    backbone stages it uses."""
+    computes the named tensors, as torch modules (frozen unless `trainable`): traced again at export, so a head's
+    ONNX carries the backbone stages it uses. `start`: the tensor the part begins at (default the graph's input),
+    so a later stage can be trained on the cached output of an earlier one."""
 
-    def __init__(self, outputs, path: Path | None = None):
+    def __init__(self, outputs, path: Path | None = None, start: str | None = None, trainable: bool = False):
         super().__init__()
         path = path or models_dir() / BACKBONE
         if not path.is_file():
@@ -73,10 +74,10 @@ class OnnxPrefix(nn.Module):
         for n in reversed(list(g.node)):
             if any(o in needed for o in n.output):
                 nodes.append(n)
-                needed.update(x for x in n.input if x and x not in self.consts)
+                needed.update(x for x in n.input if x and x not in self.consts and x != start)
         self.nodes = nodes[::-1]
         self.path = path
-        self.input = g.input[0].name
+        self.input = start or g.input[0].name
         self.outputs = list(outputs)
         self.convs = nn.ModuleDict()
         for n in self.nodes:
@@ -90,7 +91,7 @@ class OnnxPrefix(nn.Module):
             c.bias.data.copy_(torch.from_numpy(self.consts[n.input[2]].copy()))
             self.convs[n.output[0]] = c
         for p in self.parameters():
-            p.requires_grad_(False)
+            p.requires_grad_(trainable)
 
     def forward(self, x):
         env = {self.input: x}

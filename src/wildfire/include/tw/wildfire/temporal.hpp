@@ -35,6 +35,10 @@ struct TemporalConfig {
   float min_box_fraction = 0.0005f;           // box area / frame area below this is ignored (13x12 px at 640x480)
   std::int64_t min_persistence_ms = 0;        // time from a region's first hit to the alert
   std::int64_t cooldown_ms = 15 * 60 * 1000;  // an alerted region does not alert again within this time
+  // An alert needs the pixels of its box to have changed since the region's first hit by at least this mean
+  // absolute grey level (on a 160x120 thumbnail; applied by SmokeWatcher, which holds the frames): a still image
+  // or a frozen stream is no rising plume. Camera noise alone exceeds it. 0 = off.
+  float min_change = 0.5f;
   float match_grow = 0.25f;                   // boxes match across frames when they overlap after growing by this
   std::vector<NormRect> masks;                // static masks: a box whose centre lies inside is ignored
   int nuisance_grid_cols = 16, nuisance_grid_rows = 12;

@@ -13,6 +13,7 @@
 // Hub: one FireLocator. on_smoke() keeps the latest bearing of each site and intersects bearings from two or more
 // sites into a `fire` message (docs/messages/fire.md) with an error ellipse, updated as more views arrive.
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -96,6 +97,9 @@ class SmokeWatcher {
   // Whether a point (fractions of the frame) of a preset lies in a learned nuisance region at ts_ms.
   bool is_nuisance(const std::string& preset, float cx_frac, float cy_frac, std::int64_t ts_ms) const;
 
+  // Alerts held back because their box had not changed since the region's first hit (TemporalConfig::min_change).
+  std::int64_t unchanged_suppressed() const { return unchanged_suppressed_; }
+
   const SmokeResult& last_result() const { return last_; }
   const std::vector<WatchAlert>& last_alerts() const { return last_alerts_; }
   const FrameStats& last_stats() const { return stats_; }
@@ -116,6 +120,12 @@ class SmokeWatcher {
     int width = 0, height = 0;
   };
   std::map<std::string, AlertRef> alerts_;  // recent alerts by id, for operator feedback
+  struct Thumb {
+    std::int64_t ts_ms = 0;
+    cv::Mat grey;  // 160x120
+  };
+  std::map<std::string, std::deque<Thumb>> thumbs_;  // per preset, the last `window` frames
+  std::int64_t unchanged_suppressed_ = 0;
   std::unique_ptr<tw::video::Redactor> redactor_;
   std::unique_ptr<tw::video::Detector> persons_;
   SmokeResult last_;
