@@ -24,8 +24,9 @@ TEST(EdgeAgent, DeliversDownlinkMessagesForItsSiteToEverySource) {
   agent.add_source(std::move(a));
   agent.add_source(std::move(b));
 
-  const auto verdict = tw::make_message("tower-7", "smoke_feedback", 1,
-                                        {{"alert", "01ARZ3NDEKTSV4RRFFQ69G5FAV"}, {"camera", "north"}, {"verdict", "confirmed"}});
+  const auto verdict = tw::make_message(
+      "tower-7", "smoke_feedback", 1,
+      {{"alert", "01ARZ3NDEKTSV4RRFFQ69G5FAV"}, {"camera", "north"}, {"verdict", "confirmed"}});
   ASSERT_TRUE(agent.deliver(verdict));
   ASSERT_EQ(ra->got.size(), 1u);
   ASSERT_EQ(rb->got.size(), 1u);
@@ -39,10 +40,13 @@ TEST(EdgeAgent, DeliversDownlinkMessagesForItsSiteToEverySource) {
   EXPECT_EQ(wrong_site.error().code, "bad_downlink");
   EXPECT_NE(wrong_site.error().message.find("smoke_feedback for site tower-8"), std::string::npos)
       << wrong_site.error().message;
-  EXPECT_FALSE(agent.deliver(tw::make_message("tower-7", "smoke", 1, {{"camera", "north"}, {"score", 0.9}, {"bearing_deg", 3.0}})));
+  EXPECT_FALSE(agent.deliver(
+      tw::make_message("tower-7", "smoke", 1, {{"camera", "north"}, {"score", 0.9}, {"bearing_deg", 3.0}})));
   EXPECT_EQ(ra->got.size(), 1u);
   const auto text = metrics.render_prometheus();
-  EXPECT_NE(text.find("tw_downlink_received_total{kind=\"smoke_feedback\",result=\"delivered\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("tw_downlink_received_total{kind=\"smoke_feedback\",result=\"delivered\"} 1"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("tw_downlink_received_total{kind=\"smoke_feedback\",result=\"rejected\"} 1"), std::string::npos);
   EXPECT_NE(text.find("tw_downlink_received_total{kind=\"smoke\",result=\"rejected\"} 1"), std::string::npos);
 }

@@ -126,7 +126,8 @@ TEST(SmokeWatcher, CompositedPlumeAlertsAfterOnsetOnly) {
   const float cx = static_cast<float>((x0 + x1) / 2 / bg.cols), cy = static_cast<float>((y0 + y1) / 2 / bg.rows);
   EXPECT_FALSE((*w)->is_nuisance("", cx, cy, alert.ts_ms));
   auto verdict = [&](nlohmann::json payload) {
-    return (*w)->apply_feedback(tw::make_message("tower-7", "smoke_feedback", alert.ts_ms + 60'000, std::move(payload)));
+    return (*w)->apply_feedback(
+        tw::make_message("tower-7", "smoke_feedback", alert.ts_ms + 60'000, std::move(payload)));
   };
   auto wrong_camera = verdict({{"alert", alert.id}, {"camera", "south"}, {"verdict", "dismissed"}, {"label", "fog"}});
   ASSERT_FALSE(wrong_camera);

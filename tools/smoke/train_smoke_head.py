@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reproducible training recipe of the towerwatch smoke head (CPU, about 40 min on 2 cores).
+"""Reproducible training recipe of the towerwatch smoke head (CPU, about 55 min on 2 cores).
 
   /usr/bin/python3 tools/smoke/train_smoke_head.py [--jobs N]   # extract (cached) + cross-validate + train + export
 
@@ -23,11 +23,11 @@ Stages:
      a frame-sized crop of every frame upscaled ZOOM times (holding its plume), the scale of the second look.
   3. cross-validation: 5 folds of whole camera views (a blurred negative stays in its source view's fold), one
      member (fine-tuned dark4/dark5 + decoder, trained on the cached dark3 features) per fold and seed; out-of-fold
-     image scores (maximum of the two-scale heat-map of the fold's members' mean) give AP, F1 at the best threshold with FPR <= 5% and at 0.5, and the false-positive rate on the probable
-     negatives.
+     image scores (maximum of the two-scale heat-map of the fold's members' mean) give AP, F1 at the best threshold
+     with FPR <= 5% and at 0.5, and the false-positive rate on the probable negatives.
   4. final members trained on every view (in the same pool of jobs as the folds), exported with the frozen stages
-     to tools/smoke/smoke_head.onnx (opset 11, Identity nodes folded), checked to load and agree in OpenCV DNN; metrics and golden scores (checked by the
-     C++ tests) go to tools/smoke/metrics.json.
+     to tools/smoke/smoke_head.onnx (opset 11, Identity nodes folded), checked to load and agree in OpenCV DNN;
+     metrics and golden scores (checked by the C++ tests) go to tools/smoke/metrics.json.
 
 Input convention (tools/common/yolox_stages.py: preprocess; the C++ side does the same, src/wildfire/smoke_model.cpp):
   frames larger than WORK_SIDE are scaled down (INTER_AREA) so that the longer side is WORK_SIDE; per-channel
