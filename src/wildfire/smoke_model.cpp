@@ -63,8 +63,8 @@ class HeadModel final : public SmokeModel {
                           std::max(1, static_cast<int>(std::lround(img.rows * scale)))),
                  0, 0, cv::INTER_AREA);
     // Two looks (two_scale_heat in the recipe): the work frame and its kZoom times upscaled copy, whose heat-map is
-    // max-pooled back to the work frame's grid; the heat is their mean. Horizon plumes of 10-15 px are one or two
-    // cells at the frame's own size.
+    // max-pooled back to the work frame's grid; the heat is their cell-wise maximum. Horizon plumes of 10-15 px are
+    // one or two cells at the frame's own size: only the second look sees them.
     cv::Mat up;
     cv::resize(work, up, cv::Size(), kZoom, kZoom, cv::INTER_LINEAR);
     r.heat = look(net_, work);
@@ -76,7 +76,7 @@ class HeadModel final : public SmokeModel {
         for (int yy = y * kZoom; yy < std::min(near.rows, (y + 1) * kZoom); ++yy)
           for (int xx = x * kZoom; xx < std::min(near.cols, (x + 1) * kZoom); ++xx)
             m = std::max(m, near.at<float>(yy, xx));
-        h[x] = 0.5f * (h[x] + m);
+        h[x] = std::max(h[x], m);
       }
     }
     r.heat.rowRange(0, std::min(r.heat.rows, (kBannerPx + kStride - 1) / kStride)).setTo(0.f);

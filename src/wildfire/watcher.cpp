@@ -163,13 +163,17 @@ std::vector<Message> SmokeWatcher::feed(const cv::Mat& bgr, const FrameMeta& met
   stats_ = frame_stats(bgr, cfg_.temporal.night_luma);
   auto& f = filter(meta.preset);
   const auto alerts = f.update(last_, bgr.cols, bgr.rows, meta.ts_ms, stats_);
+  // The change check (min_change > 0) keeps a 160x120 grey thumbnail of the last window's frames.
+  const bool check_change = cfg_.temporal.min_change > 0;
   Thumb now{meta.ts_ms, {}};
-  cv::Mat grey;
-  if (bgr.channels() == 1)
-    grey = bgr;
-  else
-    cv::cvtColor(bgr, grey, bgr.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
-  cv::resize(grey, now.grey, cv::Size(160, 120), 0, 0, cv::INTER_AREA);
+  if (check_change) {
+    cv::Mat grey;
+    if (bgr.channels() == 1)
+      grey = bgr;
+    else
+      cv::cvtColor(bgr, grey, bgr.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+    cv::resize(grey, now.grey, cv::Size(160, 120), 0, 0, cv::INTER_AREA);
+  }
   auto& history = thumbs_[meta.preset];
   // How much the box changed since the region's first hit (the oldest kept frame when that is older).
   auto changed = [&](const TemporalAlert& a) {
@@ -191,7 +195,7 @@ std::vector<Message> SmokeWatcher::feed(const cv::Mat& bgr, const FrameMeta& met
   if (meta.tilt_deg) pose.tilt_deg = *meta.tilt_deg;
   if (meta.hfov_deg) pose.hfov_deg = *meta.hfov_deg;
   for (const auto& a : alerts) {
-    if (cfg_.temporal.min_change > 0 && changed(a) < cfg_.temporal.min_change) {
+    if (check_change && changed(a) < cfg_.temporal.min_change) {
       ++unchanged_suppressed_;  // a still image or a frozen stream: no rising plume
       continue;
     }
@@ -232,8 +236,10 @@ std::vector<Message> SmokeWatcher::feed(const cv::Mat& bgr, const FrameMeta& met
     last_alerts_.push_back(WatchAlert{a, b, msg.id, meta.preset});
     out.push_back(std::move(msg));
   }
-  history.push_back(std::move(now));
-  while (history.size() > static_cast<size_t>(cfg_.temporal.window)) history.pop_front();
+  if (check_change) {
+    history.push_back(std::move(now));
+    while (history.size() > static_cast<size_t>(cfg_.temporal.window)) history.pop_front();
+  }
   return out;
 }
 

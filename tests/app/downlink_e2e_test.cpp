@@ -50,11 +50,8 @@ TEST(DownlinkEndToEnd, SmokeDismissalReachesTheCameraSiteThroughTheBroker) {
   broker.start();
   const int http_port = tw::test::free_port();
   tw::test::write_file(dir.file("hub.toml"),
-                       "[hub]\nlisten = \"127.0.0.1:" + std::to_string(http_port) + "\"\nstore = \"sqlite://" +
-                           dir.file("hub.db") + "\"\n\n[broker]\nurl = \"" + broker.url() +
-                           "\"\nclient_id = \"tw-hub-downlink\"\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\n\n"
-                           "[[tenants]]\nid = \"forestry\"\nrole = \"operator\"\nservices = [\"wildfire\"]\n"
-                           "api_key_hash = \"" + tw::hub::hash_api_key(kKey) + "\"\n");
+                       tw::test::hub_toml(dir, http_port, broker.url(), "tw-hub-downlink",
+                                          {"forestry", "operator", R"(["wildfire"])", tw::hub::hash_api_key(kKey)}));
   Process hub = Process::spawn({TW_BIN, "hub", "--config", dir.file("hub.toml")}, dir.file("hub.log"));
 
   // The site: its MQTT client, subscribed to its downlink topic, and an agent whose source records verdicts.

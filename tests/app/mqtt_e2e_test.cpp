@@ -35,11 +35,8 @@ TEST(MqttEndToEnd, NoMessageLostOrDuplicatedAcrossBrokerRestartAndEdgeKill) {
   const int http_port = tw::test::free_port();
 
   tw::test::write_file(dir.file("hub.toml"),
-                       "[hub]\nlisten = \"127.0.0.1:" + std::to_string(http_port) + "\"\nstore = \"sqlite://" +
-                           dir.file("hub.db") + "\"\n\n[broker]\nurl = \"" + broker.url() +
-                           "\"\nclient_id = \"tw-hub-e2e\"\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\n\n"
-                           "[[tenants]]\nid = \"ops\"\nrole = \"admin\"\nservices = [\"site\"]\napi_key_hash = \"" +
-                           tw::hub::hash_api_key(kKey) + "\"\n");
+                       tw::test::hub_toml(dir, http_port, broker.url(), "tw-hub-e2e",
+                                          {"ops", "admin", R"(["site"])", tw::hub::hash_api_key(kKey)}));
   tw::test::write_file(dir.file("site.toml"),
                        "[site]\nid = \"e2e\"\nlat = 19.4\nlon = -99.1\nheartbeat_s = 2\n\n[broker]\nurl = \"" +
                            broker.url() + "\"\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\n\n[outbox]\npath = \"" +

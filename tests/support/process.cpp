@@ -135,6 +135,14 @@ void write_file(const std::string& path, const std::string& text) {
   out << text;
 }
 
+std::string hub_toml(const TempDir& dir, int http_port, const std::string& broker_url, const std::string& client_id,
+                     const HubTenant& tenant) {
+  return "[hub]\nlisten = \"127.0.0.1:" + std::to_string(http_port) + "\"\nstore = \"sqlite://" + dir.file("hub.db") +
+         "\"\n\n[broker]\nurl = \"" + broker_url + "\"\nclient_id = \"" + client_id +
+         "\"\nreconnect_min_ms = 100\nreconnect_max_ms = 1000\n\n[[tenants]]\nid = \"" + tenant.id + "\"\nrole = \"" +
+         tenant.role + "\"\nservices = " + tenant.services + "\napi_key_hash = \"" + tenant.api_key_hash + "\"\n";
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;

@@ -50,6 +50,14 @@ class TempDir {
 void write_file(const std::string& path, const std::string& text);
 std::string read_file(const std::string& path);
 
+// hub.toml of the end-to-end tests: HTTP on 127.0.0.1:http_port, a SQLite store (hub.db in dir), the broker at
+// broker_url with quick reconnects, and one tenant; services is a TOML array, e.g. R"(["wildfire"])".
+struct HubTenant {
+  std::string id, role, services, api_key_hash;
+};
+std::string hub_toml(const TempDir& dir, int http_port, const std::string& broker_url, const std::string& client_id,
+                     const HubTenant& tenant);
+
 // Polls fn every 50 ms until it returns true or the timeout passes.
 bool wait_until(const std::function<bool()>& fn, std::chrono::milliseconds timeout);
 

@@ -20,45 +20,45 @@ constexpr std::int64_t kStep = 30'000;  // one frame every 30 s
 }  // namespace
 
 TEST(Temporal, FourOfEightVote) {
-  TemporalFilter f;  // defaults: 4 of 8, threshold kShippedThreshold (0.497)
+  TemporalFilter f;  // defaults: 4 of 8, threshold kShippedThreshold (0.963)
   // Hits on frames 0, 2, 4 (alternating with misses) then the 4th hit on frame 6 raises the alert.
   for (int i = 0; i < 6; ++i) {
-    auto a = f.update(i % 2 == 0 ? one_box(0.95f) : one_box(0.f), 640, 480, i * kStep);
+    auto a = f.update(i % 2 == 0 ? one_box(0.99f) : one_box(0.f), 640, 480, i * kStep);
     EXPECT_TRUE(a.empty()) << "frame " << i;
   }
-  auto a = f.update(one_box(0.94f, 104, 98, 166, 152), 640, 480, 6 * kStep);
+  auto a = f.update(one_box(0.98f, 104, 98, 166, 152), 640, 480, 6 * kStep);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].votes, 4);
-  EXPECT_FLOAT_EQ(a[0].score, 0.95f);  // best of the region in the window
+  EXPECT_FLOAT_EQ(a[0].score, 0.99f);  // best of the region in the window
   EXPECT_FLOAT_EQ(a[0].box.x0, 104.f);  // latest box
   EXPECT_EQ(a[0].first_seen_ms, 0);
   // The same region keeps scoring: no second alert within the cooldown.
-  for (int i = 7; i < 20; ++i) EXPECT_TRUE(f.update(one_box(0.95f), 640, 480, i * kStep).empty());
+  for (int i = 7; i < 20; ++i) EXPECT_TRUE(f.update(one_box(0.99f), 640, 480, i * kStep).empty());
 }
 
 TEST(Temporal, HitsOutsideTheWindowDoNotCount) {
   TemporalFilter f;
   // 3 hits, then 6 misses, then hits again: the old ones fall out of the 8-frame window.
   int frame = 0;
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(f.update(one_box(0.95f), 640, 480, kStep * frame++).empty());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(f.update(one_box(0.99f), 640, 480, kStep * frame++).empty());
   for (int i = 0; i < 6; ++i) EXPECT_TRUE(f.update(one_box(0.f), 640, 480, kStep * frame++).empty());
-  EXPECT_TRUE(f.update(one_box(0.95f), 640, 480, kStep * frame++).empty());
-  EXPECT_TRUE(f.update(one_box(0.95f), 640, 480, kStep * frame++).empty());
-  EXPECT_TRUE(f.update(one_box(0.95f), 640, 480, kStep * frame++).empty());
-  EXPECT_EQ(f.update(one_box(0.95f), 640, 480, kStep * frame++).size(), 1u);
+  EXPECT_TRUE(f.update(one_box(0.99f), 640, 480, kStep * frame++).empty());
+  EXPECT_TRUE(f.update(one_box(0.99f), 640, 480, kStep * frame++).empty());
+  EXPECT_TRUE(f.update(one_box(0.99f), 640, 480, kStep * frame++).empty());
+  EXPECT_EQ(f.update(one_box(0.99f), 640, 480, kStep * frame++).size(), 1u);
 }
 
 TEST(Temporal, SeparateRegionsVoteSeparately) {
   TemporalFilter f;
   // Two plumes far apart alternate: each has its own votes, 4 hits at frames 0,2,4,6 and 1,3,5,7.
   for (int i = 0; i < 6; ++i) {
-    auto r = i % 2 == 0 ? one_box(0.95f, 10, 10, 60, 60) : one_box(0.95f, 500, 300, 560, 350);
+    auto r = i % 2 == 0 ? one_box(0.99f, 10, 10, 60, 60) : one_box(0.99f, 500, 300, 560, 350);
     EXPECT_TRUE(f.update(r, 640, 480, i * kStep).empty()) << i;
   }
-  auto a = f.update(one_box(0.95f, 10, 10, 60, 60), 640, 480, 6 * kStep);
+  auto a = f.update(one_box(0.99f, 10, 10, 60, 60), 640, 480, 6 * kStep);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_FLOAT_EQ(a[0].box.x0, 10.f);
-  a = f.update(one_box(0.95f, 500, 300, 560, 350), 640, 480, 7 * kStep);
+  a = f.update(one_box(0.99f, 500, 300, 560, 350), 640, 480, 7 * kStep);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_FLOAT_EQ(a[0].box.x0, 500.f);
   EXPECT_NE(a[0].region_id, 1);
@@ -74,15 +74,15 @@ TEST(Temporal, ThresholdSizeMaskAndPersistence) {
   TemporalFilter f(c);
   auto r = f.update(one_box(0.4f, 300, 300, 400, 400), 640, 480, 0);
   EXPECT_EQ(f.last_rejections()[0], Rejection::below_threshold);
-  r = f.update(one_box(0.95f, 300, 300, 320, 320), 640, 480, 0);
+  r = f.update(one_box(0.99f, 300, 300, 320, 320), 640, 480, 0);
   EXPECT_EQ(f.last_rejections()[0], Rejection::too_small);
-  r = f.update(one_box(0.95f, 50, 50, 150, 120), 640, 480, 0);  // centre (100, 85) = (0.16, 0.18): masked
+  r = f.update(one_box(0.99f, 50, 50, 150, 120), 640, 480, 0);  // centre (100, 85) = (0.16, 0.18): masked
   EXPECT_EQ(f.last_rejections()[0], Rejection::masked);
   f.reset();
   // Persistence: 2 votes at t=0 and t=30 s are not enough, the 3rd at 60 s alerts.
-  EXPECT_TRUE(f.update(one_box(0.95f, 300, 300, 400, 400), 640, 480, 0).empty());
-  EXPECT_TRUE(f.update(one_box(0.95f, 300, 300, 400, 400), 640, 480, 30'000).empty());
-  EXPECT_EQ(f.update(one_box(0.95f, 300, 300, 400, 400), 640, 480, 60'000).size(), 1u);
+  EXPECT_TRUE(f.update(one_box(0.99f, 300, 300, 400, 400), 640, 480, 0).empty());
+  EXPECT_TRUE(f.update(one_box(0.99f, 300, 300, 400, 400), 640, 480, 30'000).empty());
+  EXPECT_EQ(f.update(one_box(0.99f, 300, 300, 400, 400), 640, 480, 60'000).size(), 1u);
 }
 
 TEST(Temporal, NightPolicies) {
@@ -93,11 +93,11 @@ TEST(Temporal, NightPolicies) {
   FrameStats night;
   night.night = true;
   {
-    TemporalFilter f(c);  // raise: 0.7 passes by day, not at night (0.97)
+    TemporalFilter f(c);  // raise: 0.7 passes by day, not at night (0.99)
     EXPECT_TRUE(f.update(one_box(0.7f), 640, 480, 0, night).empty());
     EXPECT_EQ(f.last_rejections()[0], Rejection::night);
     EXPECT_TRUE(f.update(one_box(0.9f), 640, 480, kStep, night).empty());  // a day alert, not a night one
-    auto a = f.update(one_box(0.99f), 640, 480, 2 * kStep, night);
+    auto a = f.update(one_box(0.995f), 640, 480, 2 * kStep, night);
     ASSERT_EQ(a.size(), 1u);
     EXPECT_TRUE(a[0].night);
   }
@@ -117,7 +117,7 @@ TEST(Temporal, LearnedNuisanceRegionAndOperatorFeedback) {
   c.cooldown_ms = 0;
   c.nuisance_after = 3;
   TemporalFilter f(c);
-  const SmokeResult glare = one_box(0.95f, 400, 50, 440, 90);
+  const SmokeResult glare = one_box(0.99f, 400, 50, 440, 90);
   std::int64_t t = 0;
   // A spot that keeps triggering without confirmation: 3 alerts, then it is a nuisance region.
   for (int i = 0; i < 3; ++i) {
@@ -129,7 +129,7 @@ TEST(Temporal, LearnedNuisanceRegionAndOperatorFeedback) {
   EXPECT_EQ(f.last_rejections()[0], Rejection::nuisance);
   EXPECT_TRUE(f.is_nuisance(420.f / 640, 70.f / 480, t));
   // Elsewhere still alerts.
-  EXPECT_EQ(f.update(one_box(0.95f, 100, 300, 160, 360), 640, 480, t + 1).size(), 1u);
+  EXPECT_EQ(f.update(one_box(0.99f, 100, 300, 160, 360), 640, 480, t + 1).size(), 1u);
   // An operator confirms smoke there: the cell is cleared.
   f.confirm(glare.boxes[0], 640, 480);
   EXPECT_FALSE(f.is_nuisance(420.f / 640, 70.f / 480, t));

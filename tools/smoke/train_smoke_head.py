@@ -10,7 +10,8 @@ learning rate, together with a decoder (1x1 projections, a top-down path with 3x
 three scales into a smoke heat-map at stride 8. The head outputs the mean of such members (ENSEMBLE_SEEDS).
 The frame is used at its native resolution (longer side at most 640): HPWREN plumes are small, and letterboxing to
 416 throws away a third of their pixels. It is also looked at a second time, upscaled ZOOM (2) times: the heat-map
-that is scored is the mean of both looks (two_scale_heat), so that plumes of one or two cells are seen as well.
+that is scored is the cell-wise maximum of both looks (two_scale_heat), so that plumes of one or two cells, which
+only the second look sees, score as high as large ones.
 
 Stages:
   1. features: the frozen stages' outputs for every hpwren_smoke frame and its mirror image, computed once and
@@ -40,6 +41,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import inspect
 import json
 import multiprocessing
 import sys
@@ -90,9 +93,11 @@ FOLDS = 5
 VIEW_THRESHOLD = 0.5
 MOSAIC_GRIDS = (2,)  # zoom-out augmentation (extract_mosaics): 2x2 mosaics of half-size frames
 # Second look at twice the size: the frame upscaled ZOOM times is scored too, and its heat-map (max-pooled back to
-# the frame's grid) is averaged with the frame's own (two_scale_heat; src/wildfire/smoke_model.cpp does the same).
-# Horizon plumes of 10-15 px cover one or two stride-8 cells at the frame's own size. The head learns that scale
-# from zoom-in crops (extract_zoom).
+# the frame's grid) is combined with the frame's own by a cell-wise maximum (two_scale_heat;
+# src/wildfire/smoke_model.cpp does the same). Horizon plumes of 10-15 px cover one or two stride-8 cells at the
+# frame's own size. The head learns that scale from zoom-in crops (extract_zoom). With fine-tuned dark4/dark5 the
+# second look is the stronger one (alone: AP 0.985 against 0.96 for the frame's own), and a mean of the two put
+# plumes seen by one look only at 0.5, among the hardest negatives (tools/smoke/README.md).
 ZOOM = 2
 CACHE = repo_root() / "build" / "wildfire_cache"
 OUT_DIR = Path(__file__).resolve().parent
@@ -509,15 +514,15 @@ def export(members: list[Member], path: Path):
 def two_scale_heat(heat_of, work: np.ndarray) -> np.ndarray:
     """The heat-map the shipped head scores (src/wildfire/smoke_model.cpp does the same): heat_of(blob) [H/8,W/8]
     of the frame and of its ZOOM times upscaled copy, each cut to its own cells (no padding); the second
-    max-pooled ZOOM x ZOOM back to the frame's grid; their mean, banner rows set to 0. The image score is its
-    maximum."""
+    max-pooled ZOOM x ZOOM back to the frame's grid; their cell-wise maximum, banner rows set to 0. The image score
+    is its maximum."""
     looks = []
     for img in (work, upscaled(work)):
         h = heat_of(network_input(img))
         looks.append(h[: -(-img.shape[0] // STRIDE), : -(-img.shape[1] // STRIDE)])
     rows, cols = looks[0].shape
     up = np.pad(looks[1], ((0, rows * ZOOM - looks[1].shape[0]), (0, cols * ZOOM - looks[1].shape[1])))
-    out = (looks[0] + up.reshape(rows, ZOOM, cols, ZOOM).max((1, 3))) / 2
+    out = np.maximum(looks[0], up.reshape(rows, ZOOM, cols, ZOOM).max((1, 3)))
     out[:BANNER_ROWS] = 0
     return out
 
@@ -535,10 +540,36 @@ def members_heat(prefix, members):
 _Z = {}
 
 
+def member_key(seed, rows) -> str:
+    """What a trained member depends on: the training code and settings, the seed, the rows, their targets and
+    (a sample of) their features."""
+    h = hashlib.sha256()
+    for obj in (conv3, Decoder, Member, train, OnnxPrefix):
+        h.update(inspect.getsource(obj).encode())
+    h.update(json.dumps([STAGES, WORK_SIDE, ZOOM, MOSAIC_GRIDS, EPOCHS, BATCH, LR, TAIL_LR, POS_WEIGHT, HINGE, OUTSIDE,
+                         OUTSIDE_MARGIN, BANNER_PX, seed, torch.__version__]).encode())
+    h.update(np.ascontiguousarray(rows).tobytes())
+    for k in ("label", "index", "flip", "synthetic"):
+        h.update(np.ascontiguousarray(_Z["z"][k][rows]).tobytes())
+    h.update(np.ascontiguousarray(_Z["target"][rows]).tobytes())
+    h.update(np.ascontiguousarray(_Z["z"]["f8"][rows[:: max(1, len(rows) // 8)]]).tobytes())
+    return h.hexdigest()[:20]
+
+
 def fold_job(job):
+    """One member's weights: trained, or read back from build/wildfire_cache/members/ when the same member (same
+    code, settings, seed and rows) was trained before; training on CPU with one thread is deterministic."""
     torch.set_num_threads(1)
     fold, seed, train_rows = job
-    return train(_Z["z"], _Z["target"], train_rows, seed=seed, log=f"fold {fold} seed {seed}: ").state_dict()
+    path = CACHE / "members" / f"member_{member_key(seed, train_rows)}.pt"
+    if path.exists():
+        print(f"  fold {fold} seed {seed}: cached {path.name}", flush=True)
+        return torch.load(path)
+    state = train(_Z["z"], _Z["target"], train_rows, seed=seed, log=f"fold {fold} seed {seed}: ").state_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
+    return state
 
 
 def trained(state) -> Member:

@@ -1,13 +1,14 @@
 #pragma once
 // Image-level smoke scoring with boxes, behind one small interface with two backends:
 //   "head": towerwatch's own model (tools/smoke/smoke_head.onnx): the first stages of the COCO-pretrained
-//           YOLOX-nano (frozen, carried in the ONNX) followed by a trained smoke decoder. The frame is scaled so
-//           that its longer side is at most 640, standardised per colour channel and padded to a multiple of 32
-//           (tw::video::standardised_blob); the output is a smoke heat-map with one cell per 8x8 network pixels.
-//           The frame is looked at twice, as is and upscaled 2x (small horizon plumes); the second heat-map,
-//           max-pooled back to the first one's grid, is averaged with it. The image score is the maximum of that
-//           mean, boxes are its connected regions above box_threshold. The top 24 network pixels (the text banner
-//           of HPWREN-style cameras) are never scored (set to 0).
+//           YOLOX-nano (frozen to dark3, carried in the ONNX) followed by fine-tuned dark4/dark5 and a smoke
+//           decoder. The frame is scaled so that its longer side is at most 640, standardised per colour channel
+//           and padded to a multiple of 32 (tw::video::standardised_blob); the output is a smoke heat-map with one
+//           cell per 8x8 network pixels. The frame is looked at twice, as is and upscaled 2x (small horizon
+//           plumes); the heat is the cell-wise maximum of the first heat-map and the second, max-pooled back to
+//           the first one's grid. The image score is its maximum, boxes are its connected regions above
+//           box_threshold. The top 24 network pixels (the text banner of HPWREN-style cameras) are never scored
+//           (set to 0).
 //   "yolo": any YOLO-family ONNX smoke detector a user supplies (yolox / yolov5 / yolov8 layouts), run by
 //           tw::video's detector; the image score is the best box score.
 //
@@ -40,7 +41,7 @@ struct SmokeResult {
 // Per-frame operating point of the shipped head: the best F1 with at most 5% false positives on the probable
 // negatives, cross-validated by camera view (tools/smoke/metrics.json "threshold"; figures in
 // tools/smoke/README.md).
-inline constexpr float kShippedThreshold = 0.497f;
+inline constexpr float kShippedThreshold = 0.963f;
 
 struct SmokeModelConfig {
   std::string backend = "head";  // "head" | "yolo"

@@ -46,7 +46,7 @@ struct TemporalConfig {
   std::int64_t nuisance_memory_ms = 3LL * 24 * 3600 * 1000;
   float night_luma = 40.f;                    // mean luma (0-255) below which the frame counts as night
   NightPolicy night_policy = NightPolicy::raise;
-  float night_score_threshold = 0.97f;        // used at night with policy "raise" (above the day one)
+  float night_score_threshold = 0.99f;        // used at night with policy "raise" (above the day one)
 };
 // Errors bad_config naming the key.
 Status validate(const TemporalConfig& config);
